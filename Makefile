@@ -1,0 +1,107 @@
+# adlab — build, test and teaching-environment entry points.
+#
+# Everything the project needs is installed from here, so a fresh clone on a
+# fresh Debian machine needs only `make test` (CI) or `make lab` (a learner).
+# Debian packages come from apt-get, Python packages into $(VENV) from PyPI.
+
+# The interpreter the venv is made from (>= 3.10); override with PYTHON=...
+VENV   ?= .venv
+PYTHON ?= python3
+PY      = $(VENV)/bin/python
+PIP     = $(PY) -m pip
+STAMP   = $(VENV)/.installed
+
+# Quiet pip: short CI logs, no version nag, no progress bars.
+PIP_QUIET = -q --disable-pip-version-check --progress-bar off
+
+# Peers for `make bench`; keep in step with the [bench] extra in pyproject.toml.
+BENCH_PEERS = micrograd==0.1.0 autograd
+
+# Root only when not root already.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.DEFAULT_GOAL := help
+.PHONY: help system setup test lab bench lint clean
+
+help:  ## list the targets
+	@echo "adlab make targets:"
+	@echo "  make lab     set up, then open JupyterLab on notebooks/"
+	@echo "  make test    set up, then run the test suite (what CI runs)"
+	@echo "  make bench   set up, add the benchmark peers, run bench/run.py"
+	@echo "  make lint    ruff check adlab tests"
+	@echo "  make setup   Debian packages (if missing) + $(VENV) with the project installed"
+	@echo "  make system  only the Debian packages: graphviz, python3-venv (if missing)"
+	@echo "  make clean   remove $(VENV), caches and build artifacts"
+
+# ---------------------------------------------------------------------------
+# System packages: graphviz's `dot` renders the computation graphs; on Debian
+# the plain python3 lacks ensurepip (so `python3 -m venv` fails) without
+# python3-venv. Each is installed only when missing.
+# ---------------------------------------------------------------------------
+system:
+	@missing=""; \
+	command -v dot >/dev/null 2>&1 || missing="$$missing graphviz"; \
+	if [ ! -x "$(PY)" ] && ! $(PYTHON) -m ensurepip --version >/dev/null 2>&1; then \
+	    missing="$$missing python3-venv"; \
+	fi; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if command -v apt-get >/dev/null 2>&1; then \
+	    echo "system: installing$$missing with apt-get"; \
+	    { $(SUDO) apt-get update -qq && \
+	      DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	          --no-install-recommends $$missing >/dev/null; } || \
+	    echo "system: WARNING: apt-get could not install$$missing; install it by hand"; \
+	else \
+	    echo "system: WARNING: no apt-get here; install by hand:$$missing"; \
+	    echo "system:   graphviz     -> the 'dot' program (https://graphviz.org/download/)"; \
+	    echo "system:   python3-venv -> a Python >= 3.10 whose 'python3 -m venv' works"; \
+	fi
+
+# ---------------------------------------------------------------------------
+# The virtualenv, with the project installed editable plus test and dev extras.
+# Redone when pyproject.toml changes.
+# ---------------------------------------------------------------------------
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null || { \
+	    echo "setup: need Python >= 3.10 as '$(PYTHON)' (found: $$($(PYTHON) --version 2>&1));"; \
+	    echo "setup: run e.g. 'make PYTHON=python3.11 ...'"; exit 1; }
+	@if ! $(PY) -m pip --version >/dev/null 2>&1; then \
+	    echo "setup: creating $(VENV) with $$($(PYTHON) --version)"; \
+	    rm -rf $(VENV); \
+	    $(PYTHON) -m venv $(VENV) || { \
+	        echo "setup: '$(PYTHON) -m venv' failed; on Debian/Ubuntu install python3-venv"; \
+	        exit 1; }; \
+	fi
+	@echo "setup: installing adlab[test,dev] into $(VENV) (a few minutes the first time)"
+	$(PIP) install $(PIP_QUIET) --upgrade pip
+	$(PIP) install $(PIP_QUIET) -e ".[test,dev]"
+	@touch $@
+
+setup: system $(STAMP)
+
+# ---------------------------------------------------------------------------
+# Day-to-day targets
+# ---------------------------------------------------------------------------
+test: setup
+	$(PY) -m pytest -q
+
+# Jupyter refuses to start as root (containers, CI boxes) without --allow-root.
+lab: setup
+	@mkdir -p notebooks
+	$(VENV)/bin/jupyter lab $(if $(SUDO),,--allow-root) notebooks/
+
+# The peers are optional: one that will not install is reported and skipped.
+bench: setup
+	@$(PIP) install $(PIP_QUIET) -e ".[bench]" || { \
+	    echo "bench: the [bench] extra did not install as a whole; trying each peer"; \
+	    for p in $(BENCH_PEERS); do \
+	        $(PIP) install $(PIP_QUIET) "$$p" || echo "bench: could not install peer $$p"; \
+	    done; }
+	$(PY) bench/run.py
+
+lint: setup
+	$(VENV)/bin/ruff check adlab tests
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis .ruff_cache
+	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,81 @@
+"""adlab: automatic differentiation you can watch.
+
+A compact AD engine on NumPy for learning: forward mode (dual numbers, JVPs), reverse
+mode (tapes, VJPs, ``backward()``), Jacobians, Hessians and evaluation traces, all
+computed from one registry of primitives (:mod:`adlab.ops`) whose evaluation, JVP rule
+and VJP rule sit side by side.
+
+>>> import adlab as ad
+>>> x1, x2 = ad.Var(2.0), ad.Var(3.0)
+>>> z = x1 * x2 + ad.sin(x1)
+>>> z.backward()
+>>> round(x1.grad, 6), x2.grad
+(2.583853, 2.0)
+
+The modules follow the course: :mod:`adlab.core` (primitives and levels),
+:mod:`adlab.ops` (the registry), :mod:`adlab.trace` (evaluation traces),
+:mod:`adlab.forward` (forward mode), :mod:`adlab.reverse` (reverse mode),
+:mod:`adlab.numeric` and :mod:`adlab.check` (finite differences, gradient checks).
+"""
+
+from adlab.check import GradientCheckError, check_grads
+from adlab.core import AdlabError, Box, Primitive, ShapeError
+from adlab.forward import Dual, jacfwd, jvp
+from adlab.ops import (
+    REGISTRY,
+    absolute,
+    add,
+    broadcast_to,
+    concatenate,
+    cos,
+    div,
+    dot,
+    exp,
+    expand_dims,
+    log,
+    log_softmax,
+    logsumexp,
+    matmul,
+    max,
+    maximum,
+    mean,
+    minimum,
+    mul,
+    neg,
+    ones_like,
+    pow,
+    relu,
+    reshape,
+    rule_table,
+    sigmoid,
+    sin,
+    softmax,
+    sqrt,
+    squeeze,
+    stack,
+    sub,
+    sum,
+    swapaxes,
+    tan,
+    tanh,
+    transpose,
+    where,
+    zeros_like,
+)
+from adlab.reverse import Var, grad, hessian, jacrev, value_and_grad, vjp
+from adlab.trace import Adjoints, Contribution, Node, Tangents, Trace, trace
+
+abs = absolute  # noqa: A001 - ad.abs, like np.abs
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Var", "Dual", "grad", "value_and_grad", "jvp", "vjp", "jacfwd", "jacrev", "hessian",
+    "trace", "Trace", "Node", "Tangents", "Adjoints", "Contribution", "check_grads",
+    "GradientCheckError", "AdlabError", "ShapeError", "Primitive", "Box", "REGISTRY",
+    "rule_table", "add", "sub", "mul", "div", "pow", "neg", "sin", "cos", "tan", "exp",
+    "log", "sqrt", "abs", "absolute", "tanh", "sigmoid", "relu", "maximum", "minimum",
+    "where", "matmul", "dot", "sum", "mean", "max", "logsumexp", "softmax", "log_softmax",
+    "reshape", "transpose", "broadcast_to", "concatenate", "stack", "expand_dims",
+    "squeeze", "swapaxes", "zeros_like", "ones_like",
+]

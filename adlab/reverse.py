@@ -1,0 +1,411 @@
+r"""Reverse mode: tapes, vector-Jacobian products and ``backward()``.
+
+Running a program on :class:`Var` values records a *tape*: every primitive call
+becomes a node that remembers its operation, its inputs and the values its local
+partial derivatives will need. The reverse sweep then starts from the output with a
+*seed* :math:`\bar y` (for a scalar loss :math:`\bar y = \partial L/\partial L = 1`) and
+visits the nodes from last to first, pushing adjoints to inputs with the chain rule
+
+.. math:: \bar x_i \mathrel{+}= \bar y\,\frac{\partial y}{\partial x_i}.
+
+A node used several times receives the sum of all its uses' contributions. One sweep
+gives :math:`\bar y^\top J`, a vector-Jacobian product: the whole gradient of a scalar
+function, however many inputs it has. The price is memory: the values that the
+partials read must be kept from the forward sweep until the reverse sweep uses them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from adlab.core import AdlabError, Box, Level, Primitive, raw
+from adlab.tree import as_float, flatten, unflatten
+
+
+class Tape(Level):
+    """A reverse-mode recording: each primitive call on its Vars becomes a node.
+
+    With ``record=True`` the tape also keeps the list of nodes in evaluation order
+    (that is what :func:`adlab.trace` reads).
+    """
+
+    __slots__ = ("nodes",)
+
+    def __init__(self, number: int | None = None, record: bool = False):
+        super().__init__(number)
+        self.nodes: list | None = [] if record else None
+
+    def process(self, prim: Primitive, args: tuple, params: dict) -> Var:
+        primals, parents, nested = [], [], False
+        for a in args:
+            if isinstance(a, Var) and a._level is self:
+                primals.append(a.value)
+                parents.append(a)
+            else:
+                primals.append(a)
+                parents.append(None)
+                nested = nested or isinstance(a, Box)
+            nested = nested or isinstance(primals[-1], Box)
+        primals = tuple(primals)
+        # values may themselves be boxes of outer transformations: let them see the call
+        ans = prim(*primals, **params) if nested else prim.evaluate(primals, params)
+        v = Var.__new__(Var)
+        v.value, v._level, v.grad, v.name = ans, self, None, None
+        v._prim, v._parents, v._args, v._params = prim, tuple(parents), primals, params
+        if self.nodes is not None:
+            self.nodes.append(v)
+        return v
+
+
+_USER_TAPE = Tape(1)  # the tape of Vars that users create by hand
+
+
+class Var(Box):
+    """A value on a tape, for reverse-mode AD, used the way PyTorch tensors are.
+
+    >>> x1, x2 = Var(2.0), Var(3.0)
+    >>> z = x1 * x2 + sin(x1)           # doctest: +SKIP
+    >>> z.backward()                    # doctest: +SKIP
+    >>> x1.grad, x2.grad                # doctest: +SKIP
+    (2.5838531634528574, 2.0)
+
+    ``backward()`` *accumulates*: calling it twice adds the gradients twice, exactly
+    as in PyTorch, because a variable's adjoint is the sum of the contributions of
+    all its uses, and a second sweep is one more use. Call :meth:`zero_grad` between
+    steps of a training loop. After ``backward()`` every Var the sweep reached, leaf
+    or intermediate, holds its adjoint in ``.grad``.
+
+    Integer values are cast to float.
+    """
+
+    __slots__ = ("grad", "name", "_prim", "_parents", "_args", "_params")
+
+    def __init__(self, value: Any, name: str | None = None):
+        self.value = as_float(value, "a Var's value")
+        self._level, self.grad, self.name = _USER_TAPE, None, name
+        self._prim, self._parents, self._args, self._params = None, (), (), None
+
+    @classmethod
+    def _leaf(cls, value, level: Tape, name: str | None = None) -> Var:
+        v = cls.__new__(cls)
+        v.value, v._level, v.grad, v.name = value, level, None, name
+        v._prim, v._parents, v._args, v._params = None, (), (), None
+        return v
+
+    @property
+    def op(self) -> str:
+        """The name of the primitive that computed this value (``"input"`` for a leaf)."""
+        return "input" if self._prim is None else self._prim.name
+
+    def __repr__(self) -> str:
+        from adlab.forward import _fmt
+
+        grad = "None" if self.grad is None else _fmt(self.grad)
+        name = f", name={self.name!r}" if self.name else ""
+        return f"Var({_fmt(self.value)}, grad={grad}{name})"
+
+    def backward(self, seed: Any = None) -> None:
+        r"""Run the reverse sweep from this value, adding adjoints into ``.grad``.
+
+        ``seed`` is this output's adjoint :math:`\bar y`. A scalar needs none (it is
+        1: :math:`\partial y/\partial y = 1`). For an array output, the sweep computes
+        :math:`\bar y^\top J`, so the seed says which combination of outputs to
+        differentiate; a one-hot seed gives one row of the Jacobian.
+        """
+        shape = np.shape(raw(self.value))
+        if seed is None:
+            if shape != ():
+                raise AdlabError(
+                    f"backward() on an output of shape {shape} needs a seed. Reverse mode "
+                    f"computes seedᵀ·J, a vector-Jacobian product: the seed (or "
+                    f"cotangent) is the adjoint of this output and must have shape "
+                    f"{shape}. Use backward(seed=np.ones({shape})) for the gradient of "
+                    f"the sum of the outputs, a one-hot seed for one row of the Jacobian, "
+                    f"or reduce to a scalar loss first (e.g. y.sum().backward())."
+                )
+            seed = 1.0
+        else:
+            seed = _check_seed(seed, shape, "backward()")
+
+        def accumulate(node: Var, adjoint: Any) -> None:
+            node.grad = adjoint if node.grad is None else node.grad + adjoint
+
+        backward_sweep(reverse_order([self]), [(self, seed)], visit=accumulate)
+
+    def zero_grad(self) -> None:
+        """Set ``.grad`` to zero (call it before the next ``backward()`` of a loop)."""
+        self.grad = np.zeros_like(raw(self.value), dtype=float)[()]
+
+
+def _check_seed(seed, shape: tuple, where: str):
+    seed = as_float(seed, f"the seed of {where}")
+    if np.shape(raw(seed)) != shape:
+        raise AdlabError(
+            f"{where}: the seed (cotangent) has shape {np.shape(raw(seed))} but the output "
+            f"has shape {shape}; a seed is the output's adjoint, so it has the output's "
+            "shape."
+        )
+    return seed
+
+
+# ---------------------------------------------------------------------------------
+# The reverse sweep
+# ---------------------------------------------------------------------------------
+
+def reverse_order(roots: Sequence[Var]) -> list[Var]:
+    """Every node the roots depend on, each after all its consumers (outputs first).
+
+    Kahn's algorithm, without recursion, so a chain of a million operations is fine:
+    count how many consumers (reachable from the roots) each node has, then release a
+    node once all its consumers have been visited. The order only depends on the
+    graph, so sums of contributions are added in the same order every run.
+    """
+    consumers: dict[int, int] = {}
+    stack = list(roots)
+    seen_roots = {id(r) for r in roots}
+    while stack:
+        node = stack.pop()
+        for p in node._parents:
+            if p is None:
+                continue
+            k = id(p)
+            if k in consumers:
+                consumers[k] += 1
+            else:
+                consumers[k] = 1
+                if k not in seen_roots:
+                    stack.append(p)
+    order: list[Var] = []
+    ready, queued = [], set()
+    for r in roots:
+        if id(r) not in consumers and id(r) not in queued:
+            ready.append(r)
+            queued.add(id(r))
+    while ready:
+        node = ready.pop()
+        order.append(node)
+        for p in node._parents:
+            if p is None:
+                continue
+            k = id(p)
+            consumers[k] -= 1
+            if consumers[k] == 0:
+                ready.append(p)
+    return order
+
+
+def backward_sweep(order: Iterable[Var], seeds: Sequence[tuple[Var, Any]],
+                   visit: Callable | None = None, contribute: Callable | None = None) -> None:
+    """Push adjoints from the seeded outputs back through ``order``.
+
+    ``order`` lists nodes so that every node comes after all its consumers. Each
+    node's adjoint is complete when its turn comes; ``visit(node, adjoint)`` then sees
+    it, and ``contribute(node, parent, value)`` sees every single term of the sums.
+    """
+    adjoints: dict[int, Any] = {}
+    for node, seed in seeds:
+        k = id(node)
+        adjoints[k] = adjoints[k] + seed if k in adjoints else seed
+    for node in order:
+        g = adjoints.pop(id(node), None)
+        if g is None:
+            continue  # nothing downstream of this node reached an output
+        if visit is not None:
+            visit(node, g)
+        prim = node._prim
+        if prim is None:
+            continue
+        ans, args, params = node.value, node._args, node._params
+        for i, parent in enumerate(node._parents):
+            if parent is None:
+                continue
+            c = prim.vjp(i, g, ans, args, params)
+            if contribute is not None:
+                contribute(node, parent, c)
+            k = id(parent)
+            adjoints[k] = adjoints[k] + c if k in adjoints else c
+
+
+# ---------------------------------------------------------------------------------
+# Transformations
+# ---------------------------------------------------------------------------------
+
+def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
+    r"""Reverse mode as a transformation: ``vjp :: (a -> b) -> a -> (b, T* b -> T* a)``.
+
+    Runs ``f`` once, recording a tape, and returns ``(f(*primals), vjp_fn)``.
+    ``vjp_fn(cotangent)`` sweeps the tape backwards from the seed ``cotangent`` (shape
+    of the output) and returns a tuple with :math:`\bar y^\top J` for each primal. It
+    can be called many times (one sweep each, no re-evaluation of ``f``).
+    """
+    tape = Tape()
+    leaves, treedef = flatten(primals)
+    boxes = [Var._leaf(as_float(p, f"argument {i}"), tape) for i, p in enumerate(leaves)]
+    out = f(*unflatten(treedef, boxes))
+    out_leaves, out_def = flatten(out)
+    out_values = [o.value if isinstance(o, Var) and o._level is tape else o
+                  for o in out_leaves]
+
+    def vjp_fn(cotangent: Any) -> tuple:
+        ct_leaves, ct_def = flatten(cotangent)
+        if len(ct_leaves) != len(out_leaves):
+            raise AdlabError("vjp_fn: the cotangent must have the same structure as f's output")
+        seeds, roots = [], []
+        for o, v, ct in zip(out_leaves, out_values, ct_leaves):
+            ct = _check_seed(ct, np.shape(raw(v)), "vjp_fn")
+            if isinstance(o, Var) and o._level is tape:
+                seeds.append((o, ct))
+                roots.append(o)
+        found: dict[int, Any] = {}
+
+        def collect(node, adjoint):
+            if node._prim is None:
+                found[id(node)] = adjoint
+
+        backward_sweep(reverse_order(roots), seeds, visit=collect)
+        grads = [found.get(id(b), None) for b in boxes]
+        grads = [np.zeros_like(raw(b.value), dtype=float)[()] if g is None else g
+                 for g, b in zip(grads, boxes)]
+        return tuple(unflatten(treedef, grads))
+
+    return unflatten(out_def, out_values), vjp_fn
+
+
+def _argnums(argnums, nargs: int, fname: str) -> tuple[int, ...]:
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    for n in nums:
+        if not -nargs <= n < nargs:
+            raise AdlabError(
+                f"argnums={argnums!r} asks for argument {n} of {fname}, which was called "
+                f"with {nargs} argument(s)."
+            )
+    return tuple(n % nargs for n in nums)
+
+
+def _fix_others(f: Callable, args: tuple, nums: tuple) -> Callable:
+    """``f`` as a function of only the arguments in ``nums`` (the others held fixed)."""
+    def g(*chosen):
+        full = list(args)
+        for n, a in zip(nums, chosen):
+            full[n] = a
+        return f(*full)
+    return g
+
+
+def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+    r"""``f``'s value and its gradient with respect to the arguments ``argnums``.
+
+    One forward run records the tape; one reverse sweep with seed 1.0 gives the whole
+    gradient. ``f`` must return a scalar. Arguments may be numbers, arrays, or lists/
+    tuples/dicts of them (the gradient has the same structure).
+    """
+    fname = getattr(f, "__name__", "f")
+
+    def wrapped(*args):
+        nums = _argnums(argnums, len(args), fname)
+        out, pullback = vjp(_fix_others(f, args, nums), *[args[n] for n in nums])
+        if np.shape(raw(out)) != ():
+            shape = np.shape(raw(out))
+            raise AdlabError(
+                f"grad needs {fname} to return a scalar, but it returned an array of shape "
+                f"{shape}. A gradient is defined for scalar outputs; for this output use "
+                f"ad.vjp({fname}, ...) with a cotangent (seed) of shape {shape}, or "
+                f"ad.jacrev({fname}) for the whole Jacobian."
+            )
+        grads = pullback(1.0)
+        return out, grads[0] if isinstance(argnums, int) else grads
+
+    wrapped.__name__ = f"value_and_grad({fname})"
+    wrapped.__doc__ = f"Value and gradient of {fname} (see adlab.value_and_grad)."
+    return wrapped
+
+
+def grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+    r"""The gradient of a scalar function, by reverse mode: ``grad :: (a -> R) -> a -> a``.
+
+    >>> grad(lambda x: x * x)(3.0)   # doctest: +SKIP
+    6.0
+
+    Nested calls give higher derivatives (``grad(grad(f))``), with the perturbations
+    of different levels kept apart. For an output that is not a scalar, use
+    :func:`vjp` or :func:`jacrev`.
+    """
+    vg = value_and_grad(f, argnums)
+    fname = getattr(f, "__name__", "f")
+
+    def wrapped(*args):
+        return vg(*args)[1]
+
+    wrapped.__name__ = f"grad({fname})"
+    wrapped.__doc__ = f"Gradient of {fname} (see adlab.grad)."
+    return wrapped
+
+
+def _jacobian(f: Callable, argnums, by: str) -> Callable:
+    from adlab import ops
+    from adlab.forward import jvp
+
+    fname = getattr(f, "__name__", "f")
+
+    def jac(*args):
+        nums = _argnums(argnums, len(args), fname)
+        xs = [as_float(args[n], f"argument {n}") for n in nums]
+        g = _fix_others(f, args, nums)
+        in_shapes = [np.shape(raw(x)) for x in xs]
+        if by == "rows":  # reverse mode: one sweep per output entry
+            out, pullback = vjp(g, *xs)
+            out_shape = np.shape(raw(out))
+            m = int(np.prod(out_shape))
+            rows = [pullback(np.eye(1, m, i).reshape(out_shape)) for i in range(m)]
+            jacs = [_assemble([r[k] for r in rows], out_shape + in_shapes[k], ops)
+                    for k in range(len(xs))]
+        else:  # forward mode: one sweep per input entry
+            jacs = []
+            for k, shape in enumerate(in_shapes):
+                n = int(np.prod(shape))
+                cols = []
+                for j in range(n):
+                    seeds = [np.zeros(s) for s in in_shapes]
+                    seeds[k] = np.eye(1, n, j).reshape(shape)
+                    out, col = jvp(g, xs, seeds)
+                    cols.append(col)
+                if not cols:
+                    out = g(*xs)
+                out_shape = np.shape(raw(out))
+                jacs.append(_assemble(cols, out_shape + shape, ops, axis=-1))
+        return jacs[0] if isinstance(argnums, int) else tuple(jacs)
+
+    jac.__name__ = f"jac{'rev' if by == 'rows' else 'fwd'}({fname})"
+    return jac
+
+
+def _assemble(parts: list, shape: tuple, ops, axis: int = 0):
+    if not parts:
+        return np.zeros(shape)
+    return ops.reshape(ops.stack(parts, axis=axis), shape)
+
+
+def jacrev(f: Callable, argnums: int | tuple = 0) -> Callable:
+    r"""The Jacobian by reverse mode: one VJP per output entry, i.e. row by row.
+
+    For :math:`f:\mathbb{R}^n\to\mathbb{R}^m`, row :math:`i` is the VJP with the
+    one-hot seed :math:`e_i`: one recorded forward run, then :math:`m` reverse sweeps.
+    The result has shape ``f(x).shape + x.shape``.
+    """
+    return _jacobian(f, argnums, by="rows")
+
+
+def hessian(f: Callable, argnums: int | tuple = 0) -> Callable:
+    r"""The Hessian :math:`\nabla^2 f`, forward-over-reverse: ``jacfwd(jacrev(f))``.
+
+    Reverse mode gives the gradient in one sweep; forward mode then differentiates
+    that whole computation once per input direction.
+    """
+    from adlab.forward import jacfwd
+
+    h = jacfwd(jacrev(f, argnums), argnums)
+    h.__name__ = f"hessian({getattr(f, '__name__', 'f')})"
+    return h

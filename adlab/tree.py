@@ -1,0 +1,82 @@
+"""Nested containers of arrays ("pytrees"): lists, tuples and dicts of numbers/arrays.
+
+The transformations accept them, so that ``grad(loss)(params)`` works when ``params`` is
+a list of weight matrices or a dict of them, and returns gradients in the same shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from adlab.core import AdlabError, Box
+
+
+def flatten(tree: Any) -> tuple[list, Any]:
+    """Leaves in a fixed order (dicts by sorted key), and a description to rebuild with."""
+    if isinstance(tree, (list, tuple)):
+        leaves, defs = [], []
+        for item in tree:
+            sub, d = flatten(item)
+            leaves += sub
+            defs.append((len(sub), d))
+        return leaves, (type(tree), defs)
+    if isinstance(tree, dict):
+        keys = sorted(tree)
+        leaves, defs = flatten([tree[k] for k in keys])
+        return leaves, (dict, keys, defs)
+    return [tree], None
+
+
+def unflatten(treedef: Any, leaves: list) -> Any:
+    """Inverse of :func:`flatten`."""
+    if treedef is None:
+        return leaves[0]
+    if treedef[0] is dict:
+        _, keys, defs = treedef
+        return dict(zip(keys, unflatten(defs, leaves)))
+    kind, defs = treedef
+    out, i = [], 0
+    for n, d in defs:
+        out.append(unflatten(d, leaves[i:i + n]))
+        i += n
+    return kind(out) if kind in (list, tuple) else kind(*out)
+
+
+def tree_map(fn: Callable, tree: Any, *rest: Any) -> Any:
+    leaves, treedef = flatten(tree)
+    others = [flatten(r)[0] for r in rest]
+    return unflatten(treedef, [fn(*xs) for xs in zip(leaves, *others)])
+
+
+def as_float(x: Any, where: str = "input") -> Any:
+    """A differentiable copy of ``x``: ints and bools become floats, boxes stay boxes.
+
+    Derivatives live in a continuous space, so adlab casts integer inputs to float
+    (``grad(f)(2)`` is the same as ``grad(f)(2.0)``) instead of refusing them.
+    """
+    if isinstance(x, Box):
+        return x
+    if isinstance(x, float):
+        return x
+    if isinstance(x, (bool, int)):
+        return float(x)
+    try:
+        a = np.asarray(x)
+    except Exception as e:  # pragma: no cover - exotic objects
+        raise AdlabError(f"cannot differentiate with respect to {where} {x!r}: {e}") from None
+    if a.dtype.kind in "biu":
+        return a.astype(np.float64)
+    if a.dtype.kind == "f":
+        return a if isinstance(x, np.ndarray) else (a[()] if a.ndim == 0 else a)
+    if a.dtype.kind == "c":
+        raise AdlabError(
+            f"{where} is complex ({a.dtype}); adlab differentiates real functions. "
+            "Split it into real and imaginary parts."
+        )
+    raise AdlabError(
+        f"cannot differentiate with respect to {where} of type {type(x).__name__} "
+        f"(dtype {a.dtype}). Pass a number, a NumPy array, or a list/tuple/dict of them."
+    )
