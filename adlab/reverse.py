@@ -39,22 +39,21 @@ class Tape(Level):
         self.nodes: list | None = [] if record else None
 
     def process(self, prim: Primitive, args: tuple, params: dict) -> Var:
-        primals, parents, nested = [], [], False
+        nested = False
+        primals = []
         for a in args:
             if isinstance(a, Var) and a._level is self:
-                primals.append(a.value)
-                parents.append(a)
-            else:
-                primals.append(a)
-                parents.append(None)
-                nested = nested or isinstance(a, Box)
-            nested = nested or isinstance(primals[-1], Box)
+                a = a.value
+            primals.append(a)
+            nested = nested or isinstance(a, Box)
         primals = tuple(primals)
         # values may themselves be boxes of outer transformations: let them see the call
         ans = prim(*primals, **params) if nested else prim.evaluate(primals, params)
         v = Var.__new__(Var)
         v.value, v._level, v.grad, v.name = ans, self, None, None
-        v._prim, v._parents, v._args, v._params = prim, tuple(parents), primals, params
+        # The node keeps the call's own argument tuple (its Vars are the node's parents)
+        # and the values the operation saw. Both tuples exist anyway for the call.
+        v._prim, v._inputs, v._args, v._params = prim, args, primals, params
         if self.nodes is not None:
             self.nodes.append(v)
         return v
@@ -81,19 +80,31 @@ class Var(Box):
     Integer values are cast to float.
     """
 
-    __slots__ = ("grad", "name", "_prim", "_parents", "_args", "_params")
+    __slots__ = ("grad", "name", "_prim", "_inputs", "_args", "_params")
 
     def __init__(self, value: Any, name: str | None = None):
         self.value = as_float(value, "a Var's value")
         self._level, self.grad, self.name = _USER_TAPE, None, name
-        self._prim, self._parents, self._args, self._params = None, (), (), None
+        self._prim, self._inputs, self._args, self._params = None, (), (), None
 
     @classmethod
     def _leaf(cls, value, level: Tape, name: str | None = None) -> Var:
         v = cls.__new__(cls)
         v.value, v._level, v.grad, v.name = value, level, None, name
-        v._prim, v._parents, v._args, v._params = None, (), (), None
+        v._prim, v._inputs, v._args, v._params = None, (), (), None
         return v
+
+    @property
+    def parents(self) -> tuple:
+        """For each argument of the operation, the Var on this tape it came from, or None."""
+        level = self._level
+        return tuple(a if isinstance(a, Var) and a._level is level else None
+                     for a in self._inputs)
+
+    @property
+    def args(self) -> tuple:
+        """The argument values the operation was evaluated on."""
+        return self._args
 
     @property
     def op(self) -> str:
@@ -168,8 +179,9 @@ def reverse_order(roots: Sequence[Var]) -> list[Var]:
     seen_roots = {id(r) for r in roots}
     while stack:
         node = stack.pop()
-        for p in node._parents:
-            if p is None:
+        level = node._level
+        for p in node._inputs:
+            if not (isinstance(p, Var) and p._level is level):
                 continue
             k = id(p)
             if k in consumers:
@@ -187,8 +199,9 @@ def reverse_order(roots: Sequence[Var]) -> list[Var]:
     while ready:
         node = ready.pop()
         order.append(node)
-        for p in node._parents:
-            if p is None:
+        level = node._level
+        for p in node._inputs:
+            if not (isinstance(p, Var) and p._level is level):
                 continue
             k = id(p)
             consumers[k] -= 1
@@ -218,9 +231,10 @@ def backward_sweep(order: Iterable[Var], seeds: Sequence[tuple[Var, Any]],
         prim = node._prim
         if prim is None:
             continue
-        ans, args, params = node.value, node._args, node._params
-        for i, parent in enumerate(node._parents):
-            if parent is None:
+        level, args = node._level, node._args
+        ans, params = node.value, node._params
+        for i, parent in enumerate(node._inputs):
+            if not (isinstance(parent, Var) and parent._level is level):
                 continue
             c = prim.vjp(i, g, ans, args, params)
             if contribute is not None:

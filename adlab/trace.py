@@ -114,7 +114,7 @@ class Trace:
         for k, v in enumerate(recorded, start=1):
             names[id(v)] = _Ref(f"v{k}")
             args = tuple(names[id(p)] if p is not None else _const(a)
-                         for p, a in zip(v._parents, v._args))
+                         for p, a in zip(v.parents, v.args))
             self.nodes.append(Node(names[id(v)], v._prim.name, args, raw(v.value),
                                    dict(v._params), None, v))
         self._names = names
@@ -152,8 +152,8 @@ class Trace:
             by_id[id(node.var)] = tangents[node.name] = s
         for node in self.nodes[len(self.inputs):]:
             v = node.var
-            ts = [by_id[id(p)] if p is not None else None for p in v._parents]
-            t = v._prim.jvp(ts, v.value, v._args, v._params)
+            ts = [by_id[id(p)] if p is not None else None for p in v.parents]
+            t = v._prim.jvp(ts, v.value, v.args, v._params)
             t = np.zeros_like(node.value, dtype=float)[()] if t is None else t
             by_id[id(v)] = tangents[node.name] = raw(t)
         return tangents
@@ -239,14 +239,15 @@ class Trace:
             prim = v._prim
             if prim is None:
                 continue
-            for i, parent in enumerate(v._parents):
+            parents = v.parents
+            for i, parent in enumerate(parents):
                 if parent is None:
                     continue
                 for r in prim.reads_of(i):
                     if r == "ans":
                         needed.add(id(v))
                     else:
-                        p = v._parents[prim.argnames.index(r)]
+                        p = parents[prim.argnames.index(r)]
                         if p is not None:
                             needed.add(id(p))
         return [node.name for node in self.nodes if id(node.var) in needed]
