@@ -229,7 +229,10 @@ class Primitive:
             if isinstance(a, Box) and (top is None or a._level.number > top.number):
                 top = a._level
         if top is None:
-            return self.evaluate(args, params)
+            try:
+                return self.impl(*args, **params)
+            except ValueError as e:
+                raise self.shape_error(e, args) from None
         return top.process(self, args, params)
 
     def evaluate(self, args: tuple, params: dict) -> Any:
@@ -237,14 +240,19 @@ class Primitive:
         try:
             return self.impl(*args, **params)
         except ValueError as e:
-            if "shape" in str(e) or "broadcast" in str(e) or "dimension" in str(e):
-                shapes = " and ".join(str(np.shape(a)) for a in args)
-                raise ShapeError(
-                    f"{self.name}: the operands' shapes {shapes} do not fit together "
-                    f"({e}). Check the shapes with .shape; reshape, transpose or "
-                    "index the operands so that they match."
-                ) from None
-            raise
+            raise self.shape_error(e, args) from None
+
+    def shape_error(self, e: ValueError, args: tuple) -> Exception:
+        """A :class:`ShapeError` naming this operation and the operands' shapes."""
+        text = str(e)
+        if not any(word in text for word in ("shape", "broadcast", "dimension", "size")):
+            return e
+        shapes = " and ".join(str(np.shape(raw(a))) for a in args)
+        return ShapeError(
+            f"{self.name}: the operands' shapes {shapes} do not fit together ({text}). "
+            "Check the shapes with .shape; reshape, transpose or index the operands so "
+            "that they match."
+        )
 
     # -- rules ---------------------------------------------------------------------
 
@@ -281,8 +289,8 @@ class Primitive:
             ct = self.vjp_n(i, g, ans, *args, **params)
         else:
             ct = self.vjp_rules[i](g, ans, *args, **params)
-        arg = args[i]
-        return unbroadcast(ct, getattr(arg, "shape", ()))
+        shape = getattr(args[i], "shape", ())
+        return ct if getattr(ct, "shape", ()) == shape else unbroadcast(ct, shape)
 
     def reads_of(self, i: int) -> tuple:
         """Names of the values (argument names or ``"ans"``) argument ``i``'s VJP reads."""

@@ -113,11 +113,14 @@ def _pow_impl(x, y):
     return x**y
 
 
-def _exponent_less_one(y):
-    # y - 1, except where y == 0 (there d/dx x**0 = 0, and 0 * x**-1 would be nan at 0)
-    if np.ndim(raw(y)) == 0:
-        return y - 1 if raw(y) != 0 else 1.0
-    return where(raw(y) != 0, y - 1, 1.0)
+def _exponent_less_one(x, y):
+    # y - 1, except where x == 0 and y == 0 (there d/dx x**0 = 0, and 0 * 0**-1 would be
+    # nan). Only there: elsewhere y - 1 must stay a function of y, or the mixed second
+    # derivative d/dy (y x**(y-1)) = x**-1 at y = 0 would come out as x.
+    keep = (raw(y) != 0) | (raw(x) != 0)
+    if np.ndim(keep) == 0:
+        return y - 1 if keep else 1.0
+    return where(keep, y - 1, 1.0)
 
 
 def _safe_log(x):
@@ -129,9 +132,9 @@ def _safe_log(x):
 
 pow = defprim(  # noqa: A001 - the name the literature uses
     "pow", _pow_impl, "x y", "x ** y",
-    jvp=(lambda t, ans, x, y: t * y * x ** _exponent_less_one(y),
+    jvp=(lambda t, ans, x, y: t * y * x ** _exponent_less_one(x, y),
          lambda t, ans, x, y: t * ans * _safe_log(x)),
-    vjp=(lambda g, ans, x, y: g * y * x ** _exponent_less_one(y),
+    vjp=(lambda g, ans, x, y: g * y * x ** _exponent_less_one(x, y),
          lambda g, ans, x, y: g * ans * _safe_log(x)),
     reads=("x y", "x ans"))
 
@@ -266,8 +269,9 @@ def _matmul_vjp_a(g, ans, a, b):
     na, nb = np.ndim(raw(a)), np.ndim(raw(b))
     if nb == 1:
         return g * b if na == 1 else reshape(g, _shape(g) + (1,)) * b
-    if na == 1:
-        return matmul(b, g)
+    if na == 1:  # a_bar[k] = sum over batch and j of b[..., k, j] g[..., j]
+        gm = matmul(b, reshape(g, _shape(g) + (1,)))
+        return reshape(gm, _shape(gm)[:-1])
     return matmul(g, _mT(b))
 
 
@@ -399,7 +403,10 @@ reshape = defprim(
 
 
 def _transpose_vjp(g, ans, x, axes=None):
-    return transpose(g, None if axes is None else tuple(np.argsort(axes)))
+    if axes is None:
+        return transpose(g)
+    n = len(_shape(x))  # axes may be negative, as in NumPy: normalise before inverting
+    return transpose(g, tuple(int(i) for i in np.argsort([a % n for a in axes])))
 
 
 transpose = defprim(
@@ -589,6 +596,13 @@ def _index(self, idx):
     return getitem(self, idx)
 
 
+def _transpose_method(self, *axes):
+    # like ndarray.transpose: x.transpose(), x.transpose(1, 0) or x.transpose((1, 0))
+    if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
+        axes = axes[0]
+    return transpose(self, tuple(axes) if axes else None)
+
+
 def _install_operators(cls) -> None:
     ops = {
         "__add__": lambda s, o: add(s, o), "__radd__": lambda s, o: add(o, s),
@@ -606,7 +620,7 @@ def _install_operators(cls) -> None:
         "max": lambda s, axis=None, keepdims=False: max(s, axis=axis, keepdims=keepdims),
         "reshape": lambda s, *shape: reshape(
             s, shape[0] if len(shape) == 1 and isinstance(shape[0], tuple) else shape),
-        "transpose": lambda s, *axes: transpose(s, axes or None),
+        "transpose": _transpose_method,
     }
     for name, fn in ops.items():
         setattr(cls, name, fn)

@@ -16,12 +16,13 @@ partials read must be kept from the forward sweep until the reverse sweep uses t
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
-from adlab.core import AdlabError, Box, Level, Primitive, raw
+from adlab.core import AdlabError, Box, Level, Primitive, raw, unbroadcast
 from adlab.tree import as_float, flatten, unflatten
 
 
@@ -48,18 +49,26 @@ class Tape(Level):
             nested = nested or isinstance(a, Box)
         primals = tuple(primals)
         # values may themselves be boxes of outer transformations: let them see the call
-        ans = prim(*primals, **params) if nested else prim.evaluate(primals, params)
+        if nested:
+            ans = prim(*primals, **params)
+        else:
+            try:
+                ans = prim.impl(*primals, **params)
+            except ValueError as e:
+                raise prim.shape_error(e, primals) from None
         v = Var.__new__(Var)
         v.value, v._level, v.grad, v.name = ans, self, None, None
         # The node keeps the call's own argument tuple (its Vars are the node's parents)
         # and the values the operation saw. Both tuples exist anyway for the call.
         v._prim, v._inputs, v._args, v._params = prim, args, primals, params
+        v._index = next(_clock)  # creation order: a topological order of the graph
         if self.nodes is not None:
             self.nodes.append(v)
         return v
 
 
-_USER_TAPE = Tape(1)  # the tape of Vars that users create by hand
+_USER_TAPE = Tape(1)
+_clock = itertools.count()  # the tape of Vars that users create by hand
 
 
 class Var(Box):
@@ -80,18 +89,20 @@ class Var(Box):
     Integer values are cast to float.
     """
 
-    __slots__ = ("grad", "name", "_prim", "_inputs", "_args", "_params")
+    __slots__ = ("grad", "name", "_prim", "_inputs", "_args", "_params", "_index")
 
     def __init__(self, value: Any, name: str | None = None):
         self.value = as_float(value, "a Var's value")
         self._level, self.grad, self.name = _USER_TAPE, None, name
         self._prim, self._inputs, self._args, self._params = None, (), (), None
+        self._index = next(_clock)
 
     @classmethod
     def _leaf(cls, value, level: Tape, name: str | None = None) -> Var:
         v = cls.__new__(cls)
         v.value, v._level, v.grad, v.name = value, level, None, name
         v._prim, v._inputs, v._args, v._params = None, (), (), None
+        v._index = next(_clock)
         return v
 
     @property
@@ -141,10 +152,7 @@ class Var(Box):
         else:
             seed = _check_seed(seed, shape, "backward()")
 
-        def accumulate(node: Var, adjoint: Any) -> None:
-            node.grad = adjoint if node.grad is None else node.grad + adjoint
-
-        backward_sweep(reverse_order([self]), [(self, seed)], visit=accumulate)
+        backward_sweep(reverse_order([self]), [(self, seed)], into_grad=True)
 
     def zero_grad(self) -> None:
         """Set ``.grad`` to zero (call it before the next ``backward()`` of a loop)."""
@@ -167,80 +175,71 @@ def _check_seed(seed, shape: tuple, where: str):
 # ---------------------------------------------------------------------------------
 
 def reverse_order(roots: Sequence[Var]) -> list[Var]:
-    """Every node the roots depend on, each after all its consumers (outputs first).
+    """Every node the roots depend on, latest first: each comes after all its consumers.
 
-    Kahn's algorithm, without recursion, so a chain of a million operations is fine:
-    count how many consumers (reachable from the roots) each node has, then release a
-    node once all its consumers have been visited. The order only depends on the
-    graph, so sums of contributions are added in the same order every run.
+    A value is always created before anything computed from it, so the order of
+    creation is a topological order. We collect what the roots depend on with an
+    explicit stack (no recursion: a chain of a million operations is fine), then sort
+    by creation number, which also makes the order, and so every sum of
+    contributions, the same on every run.
     """
-    consumers: dict[int, int] = {}
-    stack = list(roots)
-    seen_roots = {id(r) for r in roots}
+    seen = set(roots)
+    stack = list(seen)
     while stack:
         node = stack.pop()
         level = node._level
         for p in node._inputs:
-            if not (isinstance(p, Var) and p._level is level):
-                continue
-            k = id(p)
-            if k in consumers:
-                consumers[k] += 1
-            else:
-                consumers[k] = 1
-                if k not in seen_roots:
-                    stack.append(p)
-    order: list[Var] = []
-    ready, queued = [], set()
-    for r in roots:
-        if id(r) not in consumers and id(r) not in queued:
-            ready.append(r)
-            queued.add(id(r))
-    while ready:
-        node = ready.pop()
-        order.append(node)
-        level = node._level
-        for p in node._inputs:
-            if not (isinstance(p, Var) and p._level is level):
-                continue
-            k = id(p)
-            consumers[k] -= 1
-            if consumers[k] == 0:
-                ready.append(p)
-    return order
+            if isinstance(p, Var) and p._level is level and p not in seen:
+                seen.add(p)
+                stack.append(p)
+    return sorted(seen, key=_creation, reverse=True)
 
 
-def backward_sweep(order: Iterable[Var], seeds: Sequence[tuple[Var, Any]],
-                   visit: Callable | None = None, contribute: Callable | None = None) -> None:
+def _creation(v: Var) -> int:
+    return v._index
+
+
+def backward_sweep(order: Iterable[Var], seeds: Sequence[tuple[Var, Any]], *,
+                   into_grad: bool = False, visit: Callable | None = None,
+                   contribute: Callable | None = None) -> dict:
     """Push adjoints from the seeded outputs back through ``order``.
 
     ``order`` lists nodes so that every node comes after all its consumers. Each
-    node's adjoint is complete when its turn comes; ``visit(node, adjoint)`` then sees
-    it, and ``contribute(node, parent, value)`` sees every single term of the sums.
+    node's adjoint is complete when its turn comes: ``into_grad`` adds it to the
+    node's ``.grad``, ``visit(node, adjoint)`` sees it, and ``contribute(node,
+    parent, value)`` sees every single term of the sums. Returns the adjoints that
+    reached nodes outside ``order`` (the inputs, when ``order`` is a tape's list).
     """
-    adjoints: dict[int, Any] = {}
+    adjoints: dict[Var, Any] = {}
     for node, seed in seeds:
-        k = id(node)
-        adjoints[k] = adjoints[k] + seed if k in adjoints else seed
+        adjoints[node] = adjoints[node] + seed if node in adjoints else seed
     for node in order:
-        g = adjoints.pop(id(node), None)
+        g = adjoints.pop(node, None)
         if g is None:
             continue  # nothing downstream of this node reached an output
+        if into_grad:
+            node.grad = g if node.grad is None else node.grad + g
         if visit is not None:
             visit(node, g)
         prim = node._prim
         if prim is None:
             continue
-        level, args = node._level, node._args
-        ans, params = node.value, node._params
+        level, args, ans, params = node._level, node._args, node.value, node._params
         for i, parent in enumerate(node._inputs):
             if not (isinstance(parent, Var) and parent._level is level):
                 continue
-            c = prim.vjp(i, g, ans, args, params)
+            # the VJP rule, then undo broadcasting (Primitive.vjp, inlined: hot loop)
+            if prim.variadic:
+                c = prim.vjp_n(i, g, ans, *args, **params)
+            else:
+                c = prim.vjp_rules[i](g, ans, *args, **params)
+            shape = getattr(args[i], "shape", ())
+            if getattr(c, "shape", ()) != shape:
+                c = unbroadcast(c, shape)
             if contribute is not None:
                 contribute(node, parent, c)
-            k = id(parent)
-            adjoints[k] = adjoints[k] + c if k in adjoints else c
+            adjoints[parent] = adjoints[parent] + c if parent in adjoints else c
+    return adjoints
 
 
 # ---------------------------------------------------------------------------------
@@ -255,7 +254,7 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
     of the output) and returns a tuple with :math:`\bar y^\top J` for each primal. It
     can be called many times (one sweep each, no re-evaluation of ``f``).
     """
-    tape = Tape()
+    tape = Tape(record=True)
     leaves, treedef = flatten(primals)
     boxes = [Var._leaf(as_float(p, f"argument {i}"), tape) for i, p in enumerate(leaves)]
     out = f(*unflatten(treedef, boxes))
@@ -267,20 +266,14 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
         ct_leaves, ct_def = flatten(cotangent)
         if len(ct_leaves) != len(out_leaves):
             raise AdlabError("vjp_fn: the cotangent must have the same structure as f's output")
-        seeds, roots = [], []
+        seeds = []
         for o, v, ct in zip(out_leaves, out_values, ct_leaves):
             ct = _check_seed(ct, np.shape(raw(v)), "vjp_fn")
             if isinstance(o, Var) and o._level is tape:
                 seeds.append((o, ct))
-                roots.append(o)
-        found: dict[int, Any] = {}
-
-        def collect(node, adjoint):
-            if node._prim is None:
-                found[id(node)] = adjoint
-
-        backward_sweep(reverse_order(roots), seeds, visit=collect)
-        grads = [found.get(id(b), None) for b in boxes]
+        # the tape's own list is in evaluation order: sweep it backwards, no sorting
+        found = backward_sweep(reversed(tape.nodes), seeds)
+        grads = [found.get(b) for b in boxes]
         grads = [np.zeros_like(raw(b.value), dtype=float)[()] if g is None else g
                  for g, b in zip(grads, boxes)]
         return tuple(unflatten(treedef, grads))

@@ -1,0 +1,654 @@
+#!/usr/bin/env python
+"""adlab benchmarks: speed ratios against micrograd, plain NumPy and HIPS autograd.
+
+Run from the repository root::
+
+    .venv/bin/python bench/run.py              # full run, writes bench/results.json
+    .venv/bin/python bench/run.py --quick      # smoke run, a few seconds
+    .venv/bin/python bench/run.py --profile    # also profile adlab where a goal is missed
+    .venv/bin/python bench/run.py --only scalar,chain
+
+or from Python (nothing is written unless ``json_path`` is given)::
+
+    from bench.run import run
+    report = run(quick=True, verbose=False)
+
+Every result is a *ratio* of two timings taken in this same run (adlab over its peer),
+checked against a goal; nothing is an absolute time limit. Timings are per call, the
+minimum over several repeats after a warm-up (the median is in the JSON), with the
+garbage collector enabled during the timed calls as in a user's program and emptied
+with ``gc.collect()`` before every repeat. All inputs are seeded.
+
+The benchmarks (ids for ``--only``):
+
+``scalar``    1. a scalar MLP built from one object per number, micrograd's own
+              ``micrograd.nn.MLP(8, [16, 16, 1])`` (ReLU hidden layers) against the same
+              network of ``ad.Var`` scalars with the same ops; a step is zero_grad +
+              squared-error loss over 8 samples + backward. Goal adlab/micrograd <= 1,
+              moonshot <= 0.5.
+``grad``      2. ``ad.value_and_grad`` of a tanh MLP's log-softmax cross-entropy
+              (batch 128, layers 64-128-64-10, float64) over the same loss in plain
+              NumPy. Goal <= 3.
+``jvp``       3. ``ad.jvp`` of the same loss, tangent on the first weight matrix, over
+              the plain NumPy loss. Goal <= 3.
+``chain``     4. time per tape node of a chain of 10^4 and of 10^6 scalar operations
+              (build + backward): the ratio of the two per-node times. Goal within
+              1.5x either way. Reported with the GC enabled (the goal) and disabled.
+``autograd``  5. adlab's ``value_and_grad`` of benchmark 2 over HIPS autograd's.
+              Informational; goal < 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import io
+import json
+import os
+import platform
+import pstats
+import resource
+import statistics
+import sys
+import time
+import traceback
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+# Small matrices, 2 cores, other processes: a multithreaded BLAS then spends most of its
+# time waiting for its threads (a 5x slower NumPy baseline was seen). One BLAS thread
+# for both sides of every ratio, unless the caller set the variables already.
+_BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+              "BLIS_NUM_THREADS")
+if __name__ == "__main__" and "numpy" not in sys.modules:
+    for _v in _BLAS_VARS:
+        os.environ.setdefault(_v, "1")
+    BLAS_NOTE = "BLAS threads: " + ", ".join(f"{v}={os.environ[v]}" for v in _BLAS_VARS)
+else:
+    BLAS_NOTE = ("BLAS threads: not set by bench.run (NumPy may already be loaded); "
+                 + ", ".join(f"{v}={os.environ.get(v, 'unset')}" for v in _BLAS_VARS))
+
+import numpy as np  # noqa: E402
+
+import adlab as ad  # noqa: E402
+from bench import workloads as wl  # noqa: E402
+from bench.timing import (  # noqa: E402
+    GcMonitor,
+    fmt_time,
+    gc_cost,
+    measure,
+    measure_pair,
+    time_once,
+)
+
+HERE = Path(__file__).resolve().parent
+BENCHMARKS = ("scalar", "grad", "jvp", "chain", "autograd")
+
+
+# ---------------------------------------------------------------------------------
+# Configuration
+# ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Config:
+    quick: bool
+    repeats: int = 7            # timed repeats per measurement
+    min_time: float = 0.25      # seconds per repeat (calls per repeat are calibrated)
+    warmup: int = 2             # untimed calls before calibrating
+    seed: int = 0
+    # 1. scalar MLP
+    scalar_nin: int = 8
+    scalar_layers: tuple = (16, 16, 1)
+    scalar_batch: int = 8
+    # 2, 3, 5. array MLP
+    mlp_sizes: tuple = (64, 128, 64, 10)
+    mlp_batch: int = 128
+    # 4. chain of scalar operations
+    chain_small: int = 10**4
+    chain_large: int = 10**6
+    chain_small_repeats: int = 15
+    chain_large_repeats: int = 3
+
+
+FULL = Config(quick=False)
+QUICK = Config(quick=True, repeats=2, min_time=0.01, warmup=1, chain_small=10**3,
+               chain_large=10**5, chain_small_repeats=3, chain_large_repeats=1)
+
+
+# ---------------------------------------------------------------------------------
+# Goals and result rows
+# ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Goal:
+    text: str
+    lo: float | None = None     # ratio must be >= lo (or > lo when strict)
+    hi: float | None = None     # ratio must be <= hi (or < hi when strict)
+    strict: bool = False
+
+    def met(self, ratio: float) -> bool:
+        if self.lo is not None and (ratio <= self.lo if self.strict else ratio < self.lo):
+            return False
+        if self.hi is not None and (ratio >= self.hi if self.strict else ratio > self.hi):
+            return False
+        return True
+
+
+def _row(rid: str, bench: str, title: str, *, adlab_s=None, peer=None, peer_s=None,
+         medians: tuple | None = None, goal: Goal | None = None,
+         moonshot: Goal | None = None, informational=False,
+         status="ok", reason=None, details=None) -> dict:
+    ratio = adlab_s / peer_s if adlab_s is not None and peer_s else None
+    ratio_median = medians[0] / medians[1] if medians else None
+    if status != "ok":
+        verdict = status
+    elif goal is None or ratio is None:
+        verdict = "info"
+    else:
+        verdict = "meets goal" if goal.met(ratio) else "misses goal"
+        if moonshot is not None:
+            verdict += "; meets moonshot" if moonshot.met(ratio) else "; misses moonshot"
+    return {
+        "id": rid, "benchmark": bench, "title": title, "status": status, "reason": reason,
+        "adlab_s": adlab_s, "peer": peer, "peer_s": peer_s, "ratio": ratio,
+        "ratio_of_medians": ratio_median,
+        "goal": None if goal is None else asdict(goal),
+        "moonshot": None if moonshot is None else asdict(moonshot),
+        "informational": informational, "verdict": verdict, "details": details or {},
+    }
+
+
+def _skipped(rid, bench, title, peer, why) -> dict:
+    return _row(rid, bench, title, peer=peer, status="skipped", reason=why)
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+# ---------------------------------------------------------------------------------
+# The benchmarks. Each returns (rows, {profile name: adlab callable}).
+# ---------------------------------------------------------------------------------
+
+
+def bench_scalar(cfg: Config):
+    """1. scalar MLP, micrograd vs the same network of ad.Var scalars."""
+    nin, layers, batch = cfg.scalar_nin, list(cfg.scalar_layers), cfg.scalar_batch
+    title = f"scalar MLP {nin}-{'-'.join(map(str, layers))}, batch {batch}"
+    try:
+        import micrograd  # noqa: F401
+        from micrograd.nn import MLP  # noqa: F401
+    except Exception as e:  # noqa: BLE001 - any import failure means: skip
+        why = f"micrograd is not importable ({type(e).__name__}: {e})"
+        return [_skipped("scalar_step_gc_on", "1", f"{title}: step", "micrograd", why)], {}
+
+    mg = wl.micrograd_mlp(nin, layers, cfg.seed)
+    adm = wl.AdMLP.from_micrograd(mg)
+    xs, ys = wl.scalar_data(nin, batch, cfg.seed)
+    wl.check_scalar_models(mg, adm, xs, ys)
+
+    # the same arithmetic: count the operations each engine records for one loss
+    n_params = len(mg.parameters())
+    n_ops = wl.expected_scalar_ops(nin, layers, batch)
+    n_mg = wl.micrograd_ops(mg, xs, ys)
+    n_ad = wl.adlab_ops(adm, xs, ys)
+    if not n_mg == n_ad == n_ops:
+        raise AssertionError(f"op counts differ: micrograd {n_mg}, adlab {n_ad}, "
+                             f"expected {n_ops}")
+
+    step_a = lambda: wl.scalar_step(adm, xs, ys)
+    step_m = lambda: wl.scalar_step(mg, xs, ys)
+    fwd_a = lambda: wl.scalar_loss(adm, xs, ys)
+    fwd_m = lambda: wl.scalar_loss(mg, xs, ys)
+    kw = dict(repeats=cfg.repeats, min_time=cfg.min_time, warmup=cfg.warmup)
+    # micrograd's graphs are reference cycles (each node's _backward closure refers to
+    # the node), so only the cyclic GC frees them; adlab's tapes are freed by reference
+    # counting. Both GC states are reported: "on" is what a user's program pays.
+    t = {}
+    for gc_on in (True, False):
+        t["step", gc_on] = measure_pair(step_a, step_m, gc_enabled=gc_on, **kw)
+        t["fwd", gc_on] = measure_pair(fwd_a, fwd_m, gc_enabled=gc_on, **kw)
+    a_on, m_on = t["step", True]
+    gc_steps = {"adlab": gc_cost(step_a, max(a_on.number, 10)),
+                "micrograd": gc_cost(step_m, max(m_on.number, 10))}
+    common = {"gc_cost_per_step": gc_steps,
+              "micrograd_version": _version("micrograd"), "parameters": n_params,
+              "ops_per_loss": n_ops, "nonlinearity": "relu (micrograd.nn default)",
+              "loss": "sum of squared errors", "grad reset": "Var.zero_grad() per parameter"}
+    rows = []
+    for what, gc_on in (("step", True), ("step", False), ("fwd", True), ("fwd", False)):
+        a, m = t[what, gc_on]
+        label = "step (zero_grad+fwd+bwd)" if what == "step" else "forward only"
+        main = what == "step" and gc_on
+        rows.append(_row(
+            f"scalar_{what}_gc_{'on' if gc_on else 'off'}", "1",
+            f"{title}: {label}, gc {'on' if gc_on else 'off'}", adlab_s=a.best,
+            peer="micrograd", peer_s=m.best, medians=(a.median, m.median),
+            goal=Goal("<= 1", hi=1.0) if what == "step" else None,
+            moonshot=Goal("<= 0.5", hi=0.5) if main else None, informational=not main,
+            details={**(common if main else {}), "adlab": a.as_dict(),
+                     "peer_timing": m.as_dict(), "adlab_per_op_s": a.best / n_ops,
+                     "micrograd_per_op_s": m.best / n_ops}))
+    (sa, sm), (fa, fm) = t["step", False], t["fwd", False]
+    rows.append(_row("scalar_bwd_gc_off", "1", f"{title}: zero_grad+bwd (step - fwd), gc off",
+                     adlab_s=sa.best - fa.best, peer="micrograd", peer_s=sm.best - fm.best,
+                     informational=True,
+                     details={"derived": "gc-off step minimum - gc-off forward minimum"}))
+    return rows, {"scalar_step_gc_on": step_a, "scalar_step_gc_off": step_a}
+
+
+def _mlp_setup(cfg: Config):
+    params, X, Y = wl.mlp_problem(cfg.mlp_sizes, cfg.mlp_batch, cfg.seed)
+    desc = (f"MLP {'-'.join(map(str, cfg.mlp_sizes))}, batch {cfg.mlp_batch}, tanh, "
+            "log_softmax CE, float64")
+    return params, X, Y, desc
+
+
+def bench_grad(cfg: Config):
+    """2. ad.value_and_grad of the MLP loss over the loss alone in NumPy."""
+    params, X, Y, desc = _mlp_setup(cfg)
+    loss_np = lambda: wl.mlp_loss(params, X, Y, wl.NUMPY)
+    vg = ad.value_and_grad(lambda p, X, Y: wl.mlp_loss(p, X, Y, wl.ADLAB))
+    loss_ad = lambda: vg(params, X, Y)
+
+    value, grads = loss_ad()
+    ref = loss_np()
+    if not np.isclose(float(value), ref, rtol=1e-12):
+        raise AssertionError(f"value_and_grad value {value!r} != NumPy loss {ref!r}")
+    if [np.shape(g) for g in grads] != [p.shape for p in params]:
+        raise AssertionError("value_and_grad: gradient shapes do not match the parameters")
+    ta, tn = measure_pair(loss_ad, loss_np, repeats=cfg.repeats, min_time=cfg.min_time,
+                          warmup=cfg.warmup)
+    row = _row("grad_mlp", "2", f"value_and_grad({desc})", adlab_s=ta.best,
+               peer="numpy loss only", peer_s=tn.best, medians=(ta.median, tn.median),
+               goal=Goal("<= 3", hi=3.0),
+               details={"adlab": ta.as_dict(), "peer_timing": tn.as_dict()})
+    return [row], {"grad_mlp": loss_ad}
+
+
+def bench_jvp(cfg: Config):
+    """3. ad.jvp of the MLP loss (tangent on W1) over the loss alone in NumPy."""
+    params, X, Y, desc = _mlp_setup(cfg)
+    rng = np.random.default_rng(cfg.seed + 1)
+    V = rng.standard_normal(params[0].shape)
+    rest = params[1:]
+    loss_np = lambda: wl.mlp_loss(params, X, Y, wl.NUMPY)
+
+    # the loss as a function of W1 alone: the other parameters are constants
+    f_w1 = lambda W1: wl.mlp_loss([W1, *rest], X, Y, wl.ADLAB)
+    jvp_w1 = lambda: ad.jvp(f_w1, (params[0],), (V,))
+    # the loss of all parameters, with zero tangents on all but W1 (as JAX users write it)
+    f_all = lambda p: wl.mlp_loss(p, X, Y, wl.ADLAB)
+    tangents = [V] + [np.zeros_like(p) for p in rest]
+    jvp_all = lambda: ad.jvp(f_all, (params,), (tangents,))
+
+    # check: same value as NumPy, the two forms agree, and JVP == <grad, V> (reverse mode)
+    ref = loss_np()
+    v1, t1 = jvp_w1()
+    v2, t2 = jvp_all()
+    _, grads = ad.value_and_grad(f_all)(params)
+    dot = float(np.sum(grads[0] * V))
+    for v in (v1, v2):
+        if not np.isclose(float(v), ref, rtol=1e-12):
+            raise AssertionError(f"jvp value {v!r} != NumPy loss {ref!r}")
+    for t in (t1, t2):
+        if not np.isclose(float(t), dot, rtol=1e-8, atol=1e-12):
+            raise AssertionError(f"jvp tangent {t!r} != <grad W1, V> = {dot!r}")
+
+    kw = dict(repeats=cfg.repeats, min_time=cfg.min_time, warmup=cfg.warmup)
+    ta, tn = measure_pair(jvp_w1, loss_np, **kw)
+    tb = measure(jvp_all, **kw)
+    rows = [
+        _row("jvp_mlp", "3", f"jvp({desc}), tangent on W1", adlab_s=ta.best,
+             peer="numpy loss only", peer_s=tn.best, medians=(ta.median, tn.median),
+             goal=Goal("<= 3", hi=3.0),
+             details={"adlab": ta.as_dict(), "peer_timing": tn.as_dict(),
+                      "form": "jvp(lambda W1: loss([W1, *rest]), (W1,), (V,))"}),
+        _row("jvp_mlp_all", "3", "  same, all params as primals, zero tangents but W1",
+             adlab_s=tb.best, peer="numpy loss only", peer_s=tn.best,
+             medians=(tb.median, tn.median), informational=True,
+             details={"adlab": tb.as_dict(),
+                      "form": "jvp(lambda p: loss(p), (params,), ([V, 0, 0, ...],))"}),
+    ]
+    return rows, {"jvp_mlp": jvp_w1}
+
+
+def _chain_runs(n: int, repeats: int, gc_enabled: bool) -> dict:
+    """Build-and-backward a chain of ``n`` ops ``repeats`` times; free outside the timer."""
+    expected = 0.999 ** (n // 2)
+    build, free = [], []
+    monitor = GcMonitor()  # collections during the timed build + backward only
+    for _ in range(repeats):
+        t, out = time_once(lambda: wl.chain(n), gc_enabled=gc_enabled, monitor=monitor)
+        x = out[0]
+        if not np.isclose(float(x.grad), expected, rtol=1e-9):
+            raise AssertionError(f"chain of {n}: dx = {x.grad!r}, expected {expected!r}")
+        t0 = time.perf_counter()
+        out = x = None  # frees the whole tape (refcounting; no cycles expected)
+        free.append(time.perf_counter() - t0)
+        build.append(t)
+    gc.collect()
+    return {"n_ops": n, "gc_enabled": gc_enabled, "repeats": repeats,
+            "per_node_best_s": min(build) / n,
+            "per_node_median_s": statistics.median(build) / n,
+            "run_seconds": build, "free_per_node_best_s": min(free) / n,
+            "gc": monitor.as_dict()}
+
+
+def _bytes_per_node(n: int) -> float:
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        out = wl.chain(n)
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    del out
+    return (after - before) / n
+
+
+def bench_chain(cfg: Config):
+    """4. per-node time of a long chain over a short one (build + backward)."""
+    small, large = cfg.chain_small, cfg.chain_large
+    wl.chain(1000)  # warm-up
+    res = {}
+    for gc_on in (True, False):
+        res[gc_on] = (_chain_runs(small, cfg.chain_small_repeats, gc_on),
+                      _chain_runs(large, cfg.chain_large_repeats, gc_on))
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    bpn = _bytes_per_node(small)
+    goal = Goal("1/1.5 .. 1.5", lo=1 / 1.5, hi=1.5)
+    rows = []
+    for gc_on in (True, False):
+        s, lg = res[gc_on]
+        state = "gc on" if gc_on else "gc off"
+        rows.append(_row(
+            "chain_" + ("gc_on" if gc_on else "gc_off"), "4",
+            f"per node, chain of {large:.0e} vs {small:.0e} ops ({state})".replace("+0", ""),
+            adlab_s=lg["per_node_best_s"], peer=f"{small:.0e} chain".replace("+0", ""),
+            peer_s=s["per_node_best_s"],
+            medians=(lg["per_node_median_s"], s["per_node_median_s"]), goal=goal,
+            informational=not gc_on,
+            details={"op": "y = y * 0.999 + 0.001 (2 nodes per step), then y.backward()",
+                     "timed": "build + backward; freeing the tape is timed separately",
+                     "small": s, "large": lg, "peak_rss_mb": rss_mb,
+                     "traced_bytes_per_node": bpn}))
+    return rows, {"chain_gc_on": lambda: wl.chain(large)}
+
+
+def bench_autograd(cfg: Config):
+    """5. adlab's value_and_grad of the MLP loss over HIPS autograd's."""
+    title = "value_and_grad(MLP of bench 2): adlab vs autograd"
+    try:
+        import autograd
+
+        ns = wl.autograd_namespace()
+    except Exception as e:  # noqa: BLE001
+        why = f"HIPS autograd is not importable ({type(e).__name__}: {e})"
+        return [_skipped("autograd_mlp", "5", title, "autograd", why)], {}
+    params, X, Y, desc = _mlp_setup(cfg)
+    vg_ad = ad.value_and_grad(lambda p, X, Y: wl.mlp_loss(p, X, Y, wl.ADLAB))
+    vg_ag = autograd.value_and_grad(lambda p, X, Y: wl.mlp_loss(p, X, Y, ns))
+    run_ad = lambda: vg_ad(params, X, Y)
+    run_ag = lambda: vg_ag(params, X, Y)
+
+    va, ga = run_ad()
+    vb, gb = run_ag()
+    if not np.isclose(float(va), float(vb), rtol=1e-12):
+        raise AssertionError(f"loss: adlab {va!r} != autograd {vb!r}")
+    for i, (a, b) in enumerate(zip(ga, gb)):
+        if not np.allclose(a, b, rtol=1e-9, atol=1e-12):
+            raise AssertionError(f"gradient {i}: adlab and autograd differ "
+                                 f"(max abs diff {np.max(np.abs(a - b)):.3g})")
+    ta, tb = measure_pair(run_ad, run_ag, repeats=cfg.repeats, min_time=cfg.min_time,
+                          warmup=cfg.warmup)
+    row = _row("autograd_mlp", "5", title, adlab_s=ta.best, peer="autograd",
+               peer_s=tb.best, medians=(ta.median, tb.median),
+               goal=Goal("< 1 (info)", hi=1.0, strict=True),
+               informational=True,
+               details={"autograd_version": _version("autograd"), "adlab": ta.as_dict(),
+                        "peer_timing": tb.as_dict()})
+    return [row], {"autograd_mlp": run_ad}
+
+
+_BENCH_FUNCS = {"scalar": bench_scalar, "grad": bench_grad, "jvp": bench_jvp,
+                "chain": bench_chain, "autograd": bench_autograd}
+
+
+# ---------------------------------------------------------------------------------
+# Reporting
+# ---------------------------------------------------------------------------------
+
+
+def _table(rows: list[dict]) -> str:
+    head = ("#", "benchmark", "adlab", "peer", "peer time", "ratio", "(medians)", "goal",
+            "verdict")
+    lines = []
+    for r in rows:
+        goal = r["goal"]["text"] if r["goal"] else "-"
+        if r["moonshot"]:
+            goal += f" (moonshot {r['moonshot']['text']})"
+        if r["status"] != "ok":
+            lines.append((r["benchmark"], r["title"], "-", r["peer"] or "-", "-", "-", "-",
+                          goal, f"{r['status']}: {r['reason']}"))
+            continue
+        ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}"
+        rmed = "-" if r["ratio_of_medians"] is None else f"({r['ratio_of_medians']:.2f})"
+        verdict = r["verdict"] + (" (informational)" if r["informational"]
+                                  and r["verdict"] != "info" else "")
+        lines.append((r["benchmark"], r["title"], fmt_time(r["adlab_s"]), r["peer"] or "-",
+                      fmt_time(r["peer_s"]), ratio, rmed, goal, verdict))
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *lines)]
+    fmt = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()
+    out = [fmt(head), fmt(["-" * w for w in widths])]
+    out += [fmt(line) for line in lines]
+    return "\n".join(out)
+
+
+def _notes(rows: list[dict]) -> list[str]:
+    notes = []
+    for r in rows:
+        d = r["details"]
+        if r["id"] == "scalar_step_gc_on" and r["status"] == "ok":
+            notes.append(f"1: {d['parameters']} parameters, {d['ops_per_loss']} ops per loss "
+                         "in both engines; per op (step, gc on): adlab "
+                         f"{fmt_time(d['adlab_per_op_s'])}, micrograd "
+                         f"{fmt_time(d['micrograd_per_op_s'])} (micrograd "
+                         f"{d['micrograd_version']}); micrograd's graphs are reference "
+                         "cycles that only the cyclic GC frees, adlab's are freed by "
+                         "refcounting, hence the gc on/off rows.")
+            g = d["gc_cost_per_step"]
+            notes.append("1: time in the cyclic GC per step (gc on, untimed diagnostic run): "
+                         + "; ".join(f"{k} {fmt_time(v['gc_seconds_per_call'])} "
+                                     f"({v['collections_per_generation']} collections of gen "
+                                     f"0/1/2 in {v['calls']} steps)" for k, v in g.items()))
+        if r["id"].startswith("chain_") and r["status"] == "ok":
+            s, lg = d["small"], d["large"]
+            state = "gc on" if s["gc_enabled"] else "gc off"
+            notes.append(
+                f"4 ({state}): per node {fmt_time(s['per_node_best_s'])} at {s['n_ops']} ops, "
+                f"{fmt_time(lg['per_node_best_s'])} at {lg['n_ops']} ops (best of "
+                f"{s['repeats']} / {lg['repeats']}); gc during the large runs: "
+                f"{lg['gc']['collections_per_generation']} collections (gen 0/1/2), "
+                f"{lg['gc']['gc_seconds']:.2f} s in {lg['repeats']} run(s); freeing the tape: "
+                f"{fmt_time(s['free_per_node_best_s'])} / {fmt_time(lg['free_per_node_best_s'])}"
+                " per node (not in the timing).")
+            if s["gc_enabled"]:
+                notes.append(f"4: {d['traced_bytes_per_node']:.0f} traced bytes per node "
+                             f"(tracemalloc); peak RSS of the process {d['peak_rss_mb']:.0f} MB.")
+        if r["id"] == "autograd_mlp" and r["status"] == "ok":
+            notes.append(f"5: autograd {d['autograd_version']}.")
+    return notes
+
+
+def profile_adlab(fn: Callable[[], object], seconds: float = 1.5, top: int = 20) -> str:
+    """cProfile ``fn`` (called repeatedly for about ``seconds``): top entries by own time."""
+    t0 = time.perf_counter()
+    fn()
+    once = max(time.perf_counter() - t0, 1e-6)
+    calls = max(1, min(10_000, int(seconds / once)))
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(calls):
+        fn()
+    prof.disable()
+    buf = io.StringIO()
+    buf.write(f"({calls} call(s) profiled)\n")
+    stats = pstats.Stats(prof, stream=buf).strip_dirs()
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
+    return buf.getvalue()
+
+
+def _meta(cfg: Config, gc_note: str) -> dict:
+    return {
+        "mode": "quick" if cfg.quick else "full",
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "python": sys.version.split()[0], "implementation": platform.python_implementation(),
+        "numpy": np.__version__, "adlab": getattr(ad, "__version__", None),
+        "platform": platform.platform(), "machine": platform.machine(),
+        "cpu_count": _cpu_count(), "git": _git_state(),
+        "timing": (f"per call: minimum over {cfg.repeats} repeats (median in details), each "
+                   f"repeat calibrated to >= {cfg.min_time} s, after {cfg.warmup} warm-up "
+                   "call(s); the two sides of a ratio are timed interleaved"),
+        "gc": gc_note, "blas": BLAS_NOTE, "seed": cfg.seed, "config": asdict(cfg),
+    }
+
+
+def _git_state() -> dict:
+    """The commit measured, and whether adlab/ had uncommitted changes."""
+    import subprocess
+
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=HERE.parent, capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+    try:
+        return {"commit": git("rev-parse", "HEAD") or None,
+                "adlab_uncommitted_changes": bool(git("status", "--porcelain", "--", "adlab"))}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "adlab_uncommitted_changes": None}
+
+
+def _cpu_count():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count()
+
+
+def run(quick: bool = False, only=None, json_path=None, profile: str | None = None,
+        verbose: bool = True, top: int = 20, out=None) -> dict:
+    """Run the benchmarks; return (and optionally write as JSON) the report.
+
+    ``only``: benchmark ids (see :data:`BENCHMARKS`); ``profile``: ``None``,
+    ``"missed"`` (profile adlab where a goal is missed) or ``"all"``.
+    """
+    out = out or sys.stdout
+    say = (lambda *a: print(*a, file=out, flush=True)) if verbose else (lambda *a: None)
+    cfg = QUICK if quick else FULL
+    names = list(BENCHMARKS if not only else only)
+    unknown = [n for n in names if n not in _BENCH_FUNCS]
+    if unknown:
+        raise ValueError(f"unknown benchmark(s) {unknown}; choose from {list(BENCHMARKS)}")
+    gc_note = ("enabled during timed calls (as in a user's program), gc.collect() before "
+               "every repeat; benchmark 4 also reports gc disabled")
+    meta = _meta(cfg, gc_note)
+    g = meta["git"]
+    tree = ("" if g["commit"] is None else f", adlab at {g['commit'][:10]}"
+            + (" + uncommitted changes" if g["adlab_uncommitted_changes"] else ""))
+    say(f"adlab benchmarks ({meta['mode']}): Python {meta['python']}, NumPy {meta['numpy']}, "
+        f"{meta['platform']}, {meta['cpu_count']} CPU(s){tree}")
+    say(f"timing: {meta['timing']}")
+    say(f"gc: {gc_note}; {BLAS_NOTE}")
+    if cfg.quick:
+        say("quick mode: a smoke run with few, short repeats and a smaller chain; its "
+            "figures are noisy (GC-heavy rows especially) and not the reference ones")
+    rows, targets = [], {}
+    t_start = time.perf_counter()
+    for name in names:
+        t0 = time.perf_counter()
+        try:
+            new_rows, new_targets = _BENCH_FUNCS[name](cfg)
+        except Exception as e:  # noqa: BLE001 - report it, run the others
+            tb = traceback.format_exc()
+            new_rows = [_row(name, str(BENCHMARKS.index(name) + 1), name, status="error",
+                             reason=f"{type(e).__name__}: {e}", details={"traceback": tb})]
+            new_targets = {}
+            say(tb)
+        rows += new_rows
+        targets.update(new_targets)
+        say(f"  {name}: done in {time.perf_counter() - t0:.1f} s")
+    meta["seconds"] = round(time.perf_counter() - t_start, 1)
+
+    say("")
+    say(_table(rows))
+    say("")
+    for note in _notes(rows):
+        say("note " + note)
+    missed = [r for r in rows if r["status"] == "ok" and "misses goal" in r["verdict"]]
+    brief = lambda rs: ", ".join(f"{r['id']} (ratio {r['ratio']:.2f}, goal {r['goal']['text']})"
+                                 for r in rs) or "none"
+    say("")
+    say("goals missed: " + brief([r for r in missed if not r["informational"]]))
+    say("informational goals missed: " + brief([r for r in missed if r["informational"]]))
+    errors = [r["id"] for r in rows if r["status"] == "error"]
+    if errors:
+        say("errors: " + ", ".join(errors))
+    say(f"total time {meta['seconds']} s")
+
+    profiles = {}
+    if profile:
+        wanted = [r["id"] for r in (rows if profile == "all" else missed)]
+        done = set()
+        for rid in wanted:
+            fn = targets.get(rid)
+            if fn is None or id(fn) in done:
+                continue
+            done.add(id(fn))
+            say(f"\n===== profile of adlab in {rid} =====")
+            profiles[rid] = profile_adlab(fn, top=top)
+            say(profiles[rid])
+
+    report = {"meta": meta, "results": rows, "profiles": profiles}
+    if json_path is not None:
+        Path(json_path).write_text(json.dumps(report, indent=2, default=str) + "\n")
+        say(f"results written to {json_path}")
+    return report
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="fast smoke run (few, small repeats)")
+    p.add_argument("--only", help=f"comma-separated subset of {','.join(BENCHMARKS)}")
+    p.add_argument("--json", help="where to write the JSON results (default "
+                   "bench/results.json, or bench/results-quick.json with --quick)")
+    p.add_argument("--no-json", action="store_true", help="do not write JSON")
+    p.add_argument("--profile", nargs="?", const="missed", choices=("missed", "all"),
+                   help="cProfile adlab's side of the benchmarks that miss their goal "
+                        "(or of all with --profile all)")
+    p.add_argument("--top", type=int, default=20, help="profile entries to show (20)")
+    a = p.parse_args(argv)
+    only = [s.strip() for s in a.only.split(",") if s.strip()] if a.only else None
+    json_path = None
+    if not a.no_json:
+        json_path = a.json or HERE / ("results-quick.json" if a.quick else "results.json")
+    report = run(quick=a.quick, only=only, json_path=json_path, profile=a.profile, top=a.top)
+    return 1 if any(r["status"] == "error" for r in report["results"]) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
