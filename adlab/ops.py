@@ -358,11 +358,18 @@ max = defprim(  # noqa: A001
     reads=("x ans",))
 
 
-def _logsumexp_impl(x, axis=None, keepdims=False):
+def _shifted(x, axis):
+    """``x - max(x)`` along ``axis`` (so exp cannot overflow), and the shift used."""
     m = np.max(x, axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0.0)
-    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
-    return out if keepdims else np.reshape(out, np.shape(np.sum(x, axis=axis)))
+    if not np.all(np.isfinite(m)):  # a row of -inf: shift it by 0, not by -inf (nan)
+        m = np.where(np.isfinite(m), m, 0.0)
+    return x - m, m
+
+
+def _logsumexp_impl(x, axis=None, keepdims=False):
+    s, m = _shifted(x, axis)
+    out = np.log(np.sum(np.exp(s), axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
 
 
 logsumexp = defprim(
@@ -386,8 +393,13 @@ softmax = defprim(
     vjp=(lambda g, ans, x, axis=-1: ans * (g - sum(g * ans, axis=axis, keepdims=True)),),
     reads=("ans",))
 
+def _log_softmax_impl(x, axis=-1):
+    s, _ = _shifted(x, axis)
+    return s - np.log(np.sum(np.exp(s), axis=axis, keepdims=True))
+
+
 log_softmax = defprim(
-    "log_softmax", lambda x, axis=-1: x - _logsumexp_impl(x, axis=axis, keepdims=True), "x",
+    "log_softmax", _log_softmax_impl, "x",
     "x - logsumexp(x) along axis;  VJP g - softmax(x) Σ g",
     jvp=(lambda t, ans, x, axis=-1: t - sum(exp(ans) * t, axis=axis, keepdims=True),),
     vjp=(lambda g, ans, x, axis=-1: g - exp(ans) * sum(g, axis=axis, keepdims=True),),

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from adlab.core import AdlabError, Box, Level, Primitive, raw, unbroadcast
+from adlab.core import AdlabError, Box, Level, Primitive, gc_paused, raw, unbroadcast
 from adlab.tree import as_float, flatten, unflatten
 
 
@@ -65,6 +65,16 @@ class Tape(Level):
         if self.nodes is not None:
             self.nodes.append(v)
         return v
+
+    def stop_recording(self) -> list:
+        """Hand over the recorded nodes and forget them.
+
+        Every node refers to its tape, so a tape that kept its list would form a
+        reference cycle, and its arrays would wait for the cyclic garbage collector
+        instead of being freed the moment the last reference goes.
+        """
+        nodes, self.nodes = self.nodes, None
+        return nodes
 
 
 _USER_TAPE = Tape(1)
@@ -152,7 +162,8 @@ class Var(Box):
         else:
             seed = _check_seed(seed, shape, "backward()")
 
-        backward_sweep(reverse_order([self]), [(self, seed)], into_grad=True)
+        with gc_paused():
+            backward_sweep(reverse_order([self]), [(self, seed)], into_grad=True)
 
     def zero_grad(self) -> None:
         """Set ``.grad`` to zero (call it before the next ``backward()`` of a loop)."""
@@ -257,7 +268,9 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
     tape = Tape(record=True)
     leaves, treedef = flatten(primals)
     boxes = [Var._leaf(as_float(p, f"argument {i}"), tape) for i, p in enumerate(leaves)]
-    out = f(*unflatten(treedef, boxes))
+    with gc_paused():
+        out = f(*unflatten(treedef, boxes))
+    nodes = tape.stop_recording()
     out_leaves, out_def = flatten(out)
     out_values = [o.value if isinstance(o, Var) and o._level is tape else o
                   for o in out_leaves]
@@ -272,7 +285,8 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
             if isinstance(o, Var) and o._level is tape:
                 seeds.append((o, ct))
         # the tape's own list is in evaluation order: sweep it backwards, no sorting
-        found = backward_sweep(reversed(tape.nodes), seeds)
+        with gc_paused():
+            found = backward_sweep(reversed(nodes), seeds)
         grads = [found.get(b) for b in boxes]
         grads = [np.zeros_like(raw(b.value), dtype=float)[()] if g is None else g
                  for g, b in zip(grads, boxes)]

@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from adlab.core import AdlabError, raw
+from adlab.core import AdlabError, gc_paused, raw
 from adlab.reverse import Tape, Var, backward_sweep, reverse_order
 from adlab.tree import as_float
 
@@ -304,14 +304,15 @@ def trace(f: Callable, *args: Any) -> Trace:
     tape = Tape(record=True)
     leaves = [Var._leaf(as_float(a, f"argument {i}"), tape) for i, a in enumerate(args)]
     labels = _labels(f, len(args))
-    out = f(*leaves)
+    with gc_paused():
+        out = f(*leaves)
     if isinstance(out, (tuple, list, dict)):
         raise AdlabError(
             "trace() records functions with one output (a number or an array); "
             f"{getattr(f, '__name__', 'f')} returned a {type(out).__name__}. Return one "
             "value, or stack the outputs into an array with ad.stack."
         )
-    return Trace(_call_text(f, labels, args), leaves, tape.nodes, out, labels)
+    return Trace(_call_text(f, labels, args), leaves, tape.stop_recording(), out, labels)
 
 
 def _labels(f: Callable, n: int) -> list[str]:
