@@ -97,7 +97,7 @@ mul = defprim(
     jvp=(lambda t, ans, x, y: t * y,
          lambda t, ans, x, y: x * t),
     vjp=(lambda g, ans, x, y: g * y,
-         lambda g, ans, x, y: x * g),
+         lambda g, ans, x, y: g * x),
     reads=("y", "x"))
 
 div = defprim(

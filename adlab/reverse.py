@@ -217,8 +217,9 @@ def backward_sweep(order: Iterable[Var], seeds: Sequence[tuple[Var, Any]], *,
 
     ``order`` lists nodes so that every node comes after all its consumers. Each
     node's adjoint is complete when its turn comes: ``into_grad`` adds it to the
-    node's ``.grad``, ``visit(node, adjoint)`` sees it, and ``contribute(node,
-    parent, value)`` sees every single term of the sums. Returns the adjoints that
+    node's ``.grad``, ``visit(node, adjoint)`` sees it, and ``contribute(node, i,
+    parent, value)`` sees every single term of the sums (``i``: which argument of
+    ``node`` the parent is). Returns the adjoints that
     reached nodes outside ``order`` (the inputs, when ``order`` is a tape's list).
     """
     adjoints: dict[Var, Any] = {}
@@ -248,7 +249,7 @@ def backward_sweep(order: Iterable[Var], seeds: Sequence[tuple[Var, Any]], *,
             if getattr(c, "shape", ()) != shape:
                 c = unbroadcast(c, shape)
             if contribute is not None:
-                contribute(node, parent, c)
+                contribute(node, i, parent, c)
             adjoints[parent] = adjoints[parent] + c if parent in adjoints else c
     return adjoints
 

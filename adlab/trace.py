@@ -87,6 +87,8 @@ class Adjoints(dict):
 
     seed: Any = None
     contributions: dict[str, list[Contribution]]
+    #: every term in the order the sweep added it: (source, argnum, target, value)
+    sweep: list[tuple[str, int, str, Any]]
 
 
 class Trace:
@@ -192,6 +194,7 @@ class Trace:
         """
         adjoints = Adjoints()
         adjoints.contributions = {node.name: [] for node in self.nodes}
+        adjoints.sweep = []
         if self._out is None:
             for node in self.nodes:
                 adjoints[node.name] = np.zeros_like(node.value, dtype=float)[()]
@@ -211,9 +214,10 @@ class Trace:
         def visit(node, adjoint):
             found[id(node)] = raw(adjoint)
 
-        def contribute(node, parent, value):
-            adjoints.contributions[names[id(parent)]].append(
-                Contribution(names[id(node)], raw(value)))
+        def contribute(node, i, parent, value):
+            source, target, value = names[id(node)], names[id(parent)], raw(value)
+            adjoints.contributions[target].append(Contribution(source, value))
+            adjoints.sweep.append((source, i, target, value))
 
         backward_sweep([n.var for n in reversed(self.nodes)], [(self._out, seed)],
                        visit=visit, contribute=contribute)
@@ -255,6 +259,18 @@ class Trace:
     def saved_bytes(self) -> int:
         """Bytes of the values :meth:`saved` lists (8 per float64 number)."""
         return int(sum(np.asarray(self[name].value).nbytes for name in self.saved()))
+
+    # -- views -----------------------------------------------------------------------
+
+    def table(self, seed: Any = None, out_seed: Any = 1.0, tangent: bool = True,
+              adjoint: bool = True):
+        """The primal, tangent and adjoint traces side by side (:mod:`adlab.table`)."""
+        from adlab.table import table
+
+        return table(self, seed=seed, out_seed=out_seed, tangent=tangent, adjoint=adjoint)
+
+    def _repr_html_(self) -> str:
+        return self.table()._repr_html_()
 
     # -- text ------------------------------------------------------------------------
 

@@ -1,0 +1,97 @@
+"""Trace tables: formulas derived from the registry's rules, numbers from the sweeps."""
+
+import math
+
+import numpy as np
+import pytest
+
+import adlab as ad
+from adlab.table import adjoint_formula, partial_formula, primal_formula, tangent_formula
+
+
+def literature(x1, x2):
+    # the classic example of the AD literature: ln(x1) + x1 x2 - sin(x2), step by step
+    v1 = ad.log(x1)
+    v2 = x1 * x2
+    v3 = ad.sin(x2)
+    return (v1 + v2) - v3
+
+
+@pytest.fixture
+def table():
+    return ad.trace(literature, 2.0, 5.0).table(seed=(1.0, 0.0))
+
+
+def test_primal_rows_read_like_the_literature(table):
+    assert [r.text() for r in table.primal] == [
+        "v-1 = x1", "v0 = x2", "v1 = log(v-1)", "v2 = v-1 * v0", "v3 = sin(v0)",
+        "v4 = v1 + v2", "v5 = v4 - v3"]
+    assert table.primal[-1].value == pytest.approx(math.log(2) + 10 - math.sin(5))
+
+
+def test_tangent_rows_are_the_jvp_rules(table):
+    texts = {r.lhs: r.formula for r in table.tangent}
+    assert texts["v2_dot"] == "v-1_dot * v0 + v-1 * v0_dot"
+    assert texts["v1_dot"] == "v-1_dot / v-1"
+    assert texts["v3_dot"] == "v0_dot * cos(v0)"
+    assert texts["v5_dot"] == "v4_dot - v3_dot"
+    assert texts["v-1_dot"] == "x1_dot (seed)"
+    assert table.tangent[-1].value == pytest.approx(1 / 2 + 5)
+
+
+def test_adjoint_rows_follow_the_sweep_and_sum_to_the_gradient(table):
+    texts = [r.text() for r in table.adjoint]
+    assert texts[0] == "v5_bar = seed"
+    assert "v0_bar += v2_bar * v-1" in texts
+    assert "v-1_bar += v2_bar * v0" in texts
+    assert "v-1_bar += v1_bar / v-1" in texts
+    assert "v3_bar += -v5_bar" in texts
+    # rows appear in reverse evaluation order of their sources
+    assert texts.index("v3_bar += -v5_bar") < texts.index("v0_bar += v3_bar * cos(v0)")
+    total = {}
+    for r in table.adjoint[1:]:
+        total[r.lhs] = total.get(r.lhs, 0.0) + r.value
+    assert total["v-1_bar"] == pytest.approx(5.5)
+    assert total["v0_bar"] == pytest.approx(2 - math.cos(5))
+
+
+def test_plain_text_and_html_forms(table):
+    text = str(table)
+    assert "forward primal trace" in text and "reverse adjoint trace, seed 1" in text
+    assert "v2 = v-1 * v0" in text.replace("  ", " ").replace("  ", " ")
+    assert str(table) == str(ad.trace(literature, 2.0, 5.0).table(seed=(1.0, 0.0)))
+    page = table._repr_html_()
+    assert page.startswith('<table class="adlab-table">') and "v0_bar += v2_bar * v-1" in page
+    assert "<script" not in page
+
+
+def test_a_trace_shows_its_table_in_a_notebook():
+    t = ad.trace(lambda x1, x2: x1 * x2 + ad.sin(x1), 2.0, 3.0)
+    page = t._repr_html_()
+    assert "v1 = v-1 * v0" in page and "2.58385" in page
+
+
+def test_formulas_for_array_operations():
+    w = np.ones((3, 2))
+    t = ad.trace(lambda x, b: ad.sum(ad.tanh(x @ w + b)), np.ones((4, 3)), np.zeros(2))
+    rows = {r.text() for r in t.table(tangent=False).adjoint}
+    assert "v0_bar += sum(v2_bar, axis=(0,))" in rows  # the bias's broadcast, undone
+    assert "v2_bar += v3_bar * (1 - v3 * v3)" in rows  # tanh reads its own output
+    assert "v-1_bar += v1_bar @ c[2, 3]" in rows  # the transposed constant weight
+
+
+def test_helpers_on_single_nodes():
+    t = ad.trace(lambda x: ad.exp(ad.sin(x)) * x, 0.5)
+    v1, v2, v3 = t["v1"], t["v2"], t["v3"]
+    assert primal_formula(v2) == "exp(v1)"
+    assert tangent_formula(v2) == "v1_dot * v2"
+    assert adjoint_formula(v1, 0) == "v1_bar * cos(v0)"
+    assert partial_formula(v1, 0) == "cos(v0)"
+    assert partial_formula(v3, 1) == "v2"
+
+
+def test_a_variable_used_twice_gets_two_rows():
+    t = ad.trace(lambda x: x * x, 3.0)
+    rows = [r for r in t.table().adjoint if r.lhs == "v0_bar"]
+    assert [r.formula for r in rows] == ["v1_bar * v0", "v1_bar * v0"]
+    assert sum(r.value for r in rows) == 6.0
