@@ -14,6 +14,7 @@ sides of a ratio alike.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import statistics
 import time
@@ -72,24 +73,25 @@ class GcMonitor:
                 "gc_seconds": self.seconds}
 
 
+@contextlib.contextmanager
+def _collector(enabled: bool):
+    """The cyclic GC on or off for the block, then back as it was."""
+    was_enabled = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        yield
+    finally:
+        (gc.enable if was_enabled else gc.disable)()
+
+
 def _timed(fn: Callable[[], object], number: int, gc_enabled: bool) -> float:
     """Seconds for ``number`` calls of ``fn``, from a freshly collected heap."""
     gc.collect()
-    was_enabled = gc.isenabled()
-    if gc_enabled:
-        gc.enable()
-    else:
-        gc.disable()
-    try:
+    with _collector(gc_enabled):
         t0 = time.perf_counter()
         for _ in range(number):
             fn()
         return time.perf_counter() - t0
-    finally:
-        if was_enabled:
-            gc.enable()
-        else:
-            gc.disable()
 
 
 def _calibrate(fn, min_time: float, gc_enabled: bool, warmup: int) -> int:
@@ -141,22 +143,14 @@ def time_once(fn: Callable[[], object], gc_enabled: bool = True,
     gc.collect()
     if monitor is not None:
         monitor.__enter__()
-    was_enabled = gc.isenabled()
-    if gc_enabled:
-        gc.enable()
-    else:
-        gc.disable()
     try:
-        t0 = time.perf_counter()
-        out = fn()
-        return time.perf_counter() - t0, out
+        with _collector(gc_enabled):
+            t0 = time.perf_counter()
+            out = fn()
+            return time.perf_counter() - t0, out
     finally:
         if monitor is not None:
             monitor.__exit__()
-        if was_enabled:
-            gc.enable()
-        else:
-            gc.disable()
 
 
 def gc_cost(fn: Callable[[], object], calls: int) -> dict:
