@@ -284,9 +284,14 @@ class Primitive:
 
     def jvp_term(self, i: int, t, ans, args: tuple, params: dict):
         """Contribution of argument ``i``'s tangent ``t`` to the output tangent."""
+        if self.linear:  # the operation itself, applied to t and zero tangents elsewhere
+            tangents = [None] * len(args)
+            tangents[i] = t
+            return self.jvp(tangents, ans, args, params)
         rule = self.jvp_rules[i] if i < len(self.jvp_rules) else None
         if rule is None:
-            raise AdlabError(f"{self.name} is not differentiable in argument {i + 1}")
+            raise AdlabError(f"{self.name} is not differentiable in its argument "
+                             f"{self.argnames[i]!r}")
         return rule(t, ans, *args, **params)
 
     def jvp(self, tangents: Sequence, ans, args: tuple, params: dict):

@@ -18,6 +18,7 @@ computed from it with the same primitive rules that ``jvp`` and ``grad`` use.
 
 from __future__ import annotations
 
+import html
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -58,6 +59,9 @@ class Node:
         parts = [str(a) if isinstance(a, _Ref) else _short(a) for a in self.args]
         parts += [f"{k}={v!r}" for k, v in self.params.items()]
         return f"{self.op}({', '.join(parts)})"
+
+
+_SHOW_AT_MOST = 200  # nodes a trace draws and tabulates by itself in a notebook
 
 
 class _Ref(str):
@@ -269,8 +273,27 @@ class Trace:
 
         return table(self, seed=seed, out_seed=out_seed, tangent=tangent, adjoint=adjoint)
 
+    def graph(self, mode: str = "value", seed: Any = None, partials: bool = False,
+              highlight: str | None = None, show_saved: bool = True, rankdir: str = "LR"):
+        """The computation as a graphviz drawing (:func:`adlab.draw.draw`).
+
+        ``mode`` is ``"value"``, ``"tangent"`` (tangents for the input ``seed``) or
+        ``"adjoint"`` (adjoints for the output ``seed``); ``partials`` labels the edges
+        with the local partial derivatives; stored values are marked.
+        """
+        from adlab.draw import draw
+
+        return draw(self, mode=mode, seed=seed, partials=partials, highlight=highlight,
+                    show_saved=show_saved, rankdir=rankdir)
+
     def _repr_html_(self) -> str:
-        return self.table()._repr_html_()
+        # in a notebook a trace shows its graph (or, without graphviz, how to get it)
+        # above its table; a long trace shows its size and how to look inside
+        if len(self.nodes) > _SHOW_AT_MOST:
+            return (f"<pre>{html.escape(repr(self).splitlines()[0])}</pre><p>Too long to "
+                    f"draw or tabulate here ({len(self.nodes)} nodes, at most "
+                    f"{_SHOW_AT_MOST}): print(trace) lists every step.</p>")
+        return self.graph().to_html() + self.table()._repr_html_()
 
     # -- text ------------------------------------------------------------------------
 

@@ -69,6 +69,15 @@ def test_a_trace_shows_its_table_in_a_notebook():
     t = ad.trace(lambda x1, x2: x1 * x2 + ad.sin(x1), 2.0, 3.0)
     page = t._repr_html_()
     assert "v1 = v-1 * v0" in page and "2.58385" in page
+    assert "<svg" in page or "graphviz" in page  # the drawing, or how to get it
+    long = ad.trace(lambda x: _chain(x, 300), 1.0)
+    assert "Too long" in long._repr_html_() and "<table" not in long._repr_html_()
+
+
+def _chain(x, n):
+    for _ in range(n):
+        x = x * 1.01
+    return x
 
 
 def test_formulas_for_array_operations():
