@@ -30,17 +30,24 @@ help:  ## list the targets
 	@echo "  make bench   set up, add the benchmark peers, run bench/run.py"
 	@echo "  make lint    ruff check adlab tests"
 	@echo "  make setup   Debian packages (if missing) + $(VENV) with the project installed"
-	@echo "  make system  only the Debian packages: graphviz, python3-venv (if missing)"
+	@echo "  make system  only the Debian packages: graphviz, python3-venv (if missing);"
+	@echo "               with WITH_BROWSER=1 also chromium (make test sets it)"
 	@echo "  make clean   remove $(VENV), caches and build artifacts"
 
 # ---------------------------------------------------------------------------
 # System packages: graphviz's `dot` renders the computation graphs; on Debian
 # the plain python3 lacks ensurepip (so `python3 -m venv` fails) without
-# python3-venv. Each is installed only when missing.
+# python3-venv; Debian's chromium is the browser tests/test_browser.py drives
+# with Playwright (whose own browser download cannot be used here). Each is
+# installed only when missing.
 # ---------------------------------------------------------------------------
 system:
 	@missing=""; \
 	command -v dot >/dev/null 2>&1 || missing="$$missing graphviz"; \
+	if [ -n "$(WITH_BROWSER)" ]; then \
+	    [ -x /usr/bin/chromium ] || command -v chromium >/dev/null 2>&1 || \
+	        missing="$$missing chromium"; \
+	fi; \
 	if [ ! -x "$(PY)" ] && ! $(PYTHON) -m ensurepip --version >/dev/null 2>&1; then \
 	    missing="$$missing python3-venv"; \
 	fi; \
@@ -55,6 +62,7 @@ system:
 	    echo "system: WARNING: no apt-get here; install by hand:$$missing"; \
 	    echo "system:   graphviz     -> the 'dot' program (https://graphviz.org/download/)"; \
 	    echo "system:   python3-venv -> a Python >= 3.10 whose 'python3 -m venv' works"; \
+	    echo "system:   chromium     -> for the browser tests (or set ADLAB_CHROMIUM=/path)"; \
 	fi
 
 # ---------------------------------------------------------------------------
@@ -82,6 +90,8 @@ setup: system $(STAMP)
 # ---------------------------------------------------------------------------
 # Day-to-day targets
 # ---------------------------------------------------------------------------
+# The browser tests need Debian's chromium; `make lab` does not.
+test: WITH_BROWSER = 1
 test: setup
 	$(PY) -m pytest -q
 

@@ -194,7 +194,8 @@ class Graph(graphviz.Digraph):
         svg, reason = self._render_or_reason()
         if svg is None:
             return self.fallback_html(reason)
-        return f'<div class="adlab-graph-svg" style="overflow:auto">{svg}</div>'
+        return (f'<div class="adlab-graph-svg" style="overflow:auto;max-width:100%">'
+                f'{svg}</div>')
 
     # rich display in Jupyter ------------------------------------------------------
 
