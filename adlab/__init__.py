@@ -21,6 +21,7 @@ The modules follow the course: :mod:`adlab.core` (primitives and levels),
 from adlab.check import GradientCheckError, check_grads
 from adlab.core import AdlabError, Box, Primitive, ShapeError
 from adlab.forward import Dual, jacfwd, jvp
+from adlab.memory import SavedMemory, checkpoint, saved_memory
 from adlab.ops import (
     REGISTRY,
     absolute,
@@ -72,7 +73,8 @@ __version__ = "0.1.0"
 __all__ = [
     "Var", "Dual", "grad", "value_and_grad", "jvp", "vjp", "jacfwd", "jacrev", "hessian",
     "trace", "Trace", "Node", "Tangents", "Adjoints", "Contribution", "check_grads",
-    "GradientCheckError", "AdlabError", "ShapeError", "Primitive", "Box", "REGISTRY",
+    "GradientCheckError", "checkpoint", "saved_memory", "SavedMemory", "AdlabError",
+    "ShapeError", "Primitive", "Box", "REGISTRY",
     "rule_table", "add", "sub", "mul", "div", "pow", "neg", "sin", "cos", "tan", "exp",
     "log", "sqrt", "abs", "absolute", "tanh", "sigmoid", "relu", "maximum", "minimum",
     "where", "matmul", "dot", "sum", "mean", "max", "logsumexp", "softmax", "log_softmax",

@@ -254,6 +254,8 @@ class Trace:
                 for r in prim.reads_of(i):
                     if r == "ans":
                         needed.add(id(v))
+                    elif prim.variadic:  # the name stands for all the arguments
+                        needed.update(id(p) for p in parents if p is not None)
                     else:
                         p = parents[prim.argnames.index(r)]
                         if p is not None:
