@@ -53,6 +53,24 @@ def _scalar_fast(math_fn, np_fn):
     return impl
 
 
+def _array_method(name: str):
+    """``x.name(...)`` for arrays (skipping NumPy's dispatch layer: it is a hot path),
+    ``np.name(x, ...)`` for anything else (Python numbers)."""
+    np_fn = getattr(np, name)
+
+    def impl(x, *args, **kwargs):
+        if type(x) is np.ndarray:
+            return getattr(x, name)(*args, **kwargs)
+        return np_fn(x, *args, **kwargs)
+
+    impl.__name__ = name
+    return impl
+
+
+_np_sum, _np_mean, _np_max = _array_method("sum"), _array_method("mean"), _array_method("max")
+_np_reshape, _np_transpose = _array_method("reshape"), _array_method("transpose")
+
+
 def _shape(x) -> tuple:
     return np.shape(raw(x))
 
@@ -259,7 +277,10 @@ def where(cond, x, y):
 
 def _mT(x):
     """Swap the last two axes."""
-    axes = list(range(np.ndim(raw(x))))
+    n = np.ndim(raw(x))
+    if n == 2:
+        return transpose(x)
+    axes = list(range(n))
     axes[-2], axes[-1] = axes[-1], axes[-2]
     return transpose(x, tuple(axes))
 
@@ -320,7 +341,7 @@ def _sum_vjp(g, ans, x, axis=None, keepdims=False):
 
 
 sum = defprim(  # noqa: A001
-    "sum", lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, keepdims=keepdims),
+    "sum", lambda x, axis=None, keepdims=False: _np_sum(x, axis=axis, keepdims=keepdims),
     "x", "sum over axis (all axes by default)", linear=True,
     vjp=(_sum_vjp,))
 
@@ -334,7 +355,7 @@ def _count(x, axis) -> int:
 
 
 mean = defprim(
-    "mean", lambda x, axis=None, keepdims=False: np.mean(x, axis=axis, keepdims=keepdims),
+    "mean", lambda x, axis=None, keepdims=False: _np_mean(x, axis=axis, keepdims=keepdims),
     "x", "mean over axis (all axes by default)", linear=True,
     vjp=(lambda g, ans, x, axis=None, keepdims=False: _sum_vjp(g, ans, x, axis, keepdims)
          / _count(x, axis),))
@@ -349,7 +370,7 @@ def _argmax_mask(x, ans, axis, keepdims):
 
 
 max = defprim(  # noqa: A001
-    "max", lambda x, axis=None, keepdims=False: np.max(x, axis=axis, keepdims=keepdims),
+    "max", lambda x, axis=None, keepdims=False: _np_max(x, axis=axis, keepdims=keepdims),
     "x", "maximum over axis; ties share the derivative equally",
     jvp=(lambda t, ans, x, axis=None, keepdims=False:
          sum(t * _argmax_mask(x, ans, axis, keepdims), axis=axis, keepdims=keepdims),),
@@ -410,7 +431,7 @@ log_softmax = defprim(
 # ---------------------------------------------------------------------------------
 
 reshape = defprim(
-    "reshape", lambda x, shape: np.reshape(x, shape), "x", "the same entries in a new shape",
+    "reshape", lambda x, shape: _np_reshape(x, shape), "x", "the same entries in a new shape",
     linear=True, vjp=(lambda g, ans, x, shape: reshape(g, _shape(x)),))
 
 
@@ -422,7 +443,7 @@ def _transpose_vjp(g, ans, x, axes=None):
 
 
 transpose = defprim(
-    "transpose", lambda x, axes=None: np.transpose(x, axes), "x",
+    "transpose", lambda x, axes=None: _np_transpose(x, axes), "x",
     "axes permuted (reversed by default)", linear=True, vjp=(_transpose_vjp,))
 
 broadcast_to = defprim(
