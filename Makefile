@@ -28,7 +28,7 @@ help:  ## list the targets
 	@echo "  make lab     set up, then open JupyterLab on notebooks/"
 	@echo "  make test    set up, then run the test suite (what CI runs)"
 	@echo "  make bench   set up, add the benchmark peers, run bench/run.py"
-	@echo "  make lint    ruff check adlab tests"
+	@echo "  make lint    ruff check adlab course bench tests"
 	@echo "  make setup   Debian packages (if missing) + $(VENV) with the project installed"
 	@echo "  make system  only the Debian packages: graphviz, python3-venv (if missing);"
 	@echo "               with WITH_BROWSER=1 also chromium (make test sets it)"
@@ -110,7 +110,7 @@ bench: setup
 	$(PY) bench/run.py
 
 lint: setup
-	$(VENV)/bin/ruff check adlab tests
+	$(VENV)/bin/ruff check adlab course bench tests
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis .ruff_cache

@@ -1,0 +1,255 @@
+"""The progress store: every checked attempt as one row of a SQLite table.
+
+The file lives in the per-user data directory (``$XDG_DATA_HOME/adlab/progress.sqlite3``,
+else ``~/.local/share/adlab/progress.sqlite3``); ``$ADLAB_COURSE_DB`` overrides the
+path (the tests always do). Rows hold plain columns only (exercise, passed, score,
+time, course version): nothing is pickled or evaluated, ever.
+
+Several kernels may write at once: the database runs in WAL mode with a busy timeout,
+and each write is one short transaction, so none is lost. A file that cannot be read
+or is not a progress store is moved aside (``progress.sqlite3.corrupt-<time>``) with a
+message saying where, and a fresh store is started. In a notebook every store problem
+becomes a one-line note under the check's result, never an exception.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TypeVar
+
+from adlab import __version__ as VERSION
+
+T = TypeVar("T")
+DB_VARIABLE = "ADLAB_COURSE_DB"
+APPLICATION_ID = 0x61644C62  # "adLb" in the file header: this file is a progress store
+BUSY_SECONDS = 30.0
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS attempts (
+    id       INTEGER PRIMARY KEY,
+    exercise TEXT    NOT NULL,
+    passed   INTEGER NOT NULL,
+    score    REAL    NOT NULL,
+    time     TEXT    NOT NULL,
+    version  TEXT    NOT NULL
+)"""
+
+
+class StoreError(Exception):
+    """The store cannot be used right now (the message says why and what to do)."""
+
+
+def default_path() -> Path:
+    """``$ADLAB_COURSE_DB``, else the per-user data directory."""
+    if os.environ.get(DB_VARIABLE):
+        return Path(os.environ[DB_VARIABLE]).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "adlab" / "progress.sqlite3"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    exercise: str
+    passed: bool
+    score: float
+    time: str      # ISO 8601, UTC
+    version: str
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One exercise's record: its best score, whether it ever passed, how many tries."""
+
+    best: float
+    passed: bool
+    attempts: int
+
+
+class ProgressStore:
+    """The attempts of one learner. Messages about recovered files collect in ``warnings``."""
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path is not None else default_path()
+        self.warnings: list[str] = []
+
+    # -- public ----------------------------------------------------------------------
+
+    def record(self, exercise: str, passed: bool, score: float,
+               version: str = VERSION) -> None:
+        """Add one attempt."""
+        when = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        row = (str(exercise), int(bool(passed)), float(score), when, str(version))
+        self._run(lambda con: con.execute(
+            "INSERT INTO attempts (exercise, passed, score, time, version) "
+            "VALUES (?, ?, ?, ?, ?)", row))
+
+    def attempts(self, exercise: str | None = None) -> list[Attempt]:
+        """All attempts (of one exercise, if given), oldest first."""
+        query = "SELECT exercise, passed, score, time, version FROM attempts"
+        args: tuple = ()
+        if exercise is not None:
+            query, args = query + " WHERE exercise = ?", (exercise,)
+        rows = self._run(lambda con: con.execute(query + " ORDER BY id", args).fetchall())
+        return [Attempt(e, bool(p), float(s), t, v) for e, p, s, t, v in rows]
+
+    def summary(self) -> dict[str, Summary]:
+        """Per exercise: best score, passed at least once, number of attempts."""
+        rows = self._run(lambda con: con.execute(
+            "SELECT exercise, MAX(score), MAX(passed), COUNT(*) FROM attempts "
+            "GROUP BY exercise").fetchall())
+        return {e: Summary(float(best), bool(p), int(n)) for e, best, p, n in rows}
+
+    def reset(self, exercise: str | None = None) -> int:
+        """Delete the attempts of one exercise, or all of them; return how many."""
+        if exercise is None:
+            return self._run(lambda con: con.execute("DELETE FROM attempts").rowcount)
+        return self._run(lambda con: con.execute(
+            "DELETE FROM attempts WHERE exercise = ?", (exercise,)).rowcount)
+
+    # -- opening, and recovering from a bad file -------------------------------------
+
+    def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """``work(connection)``; a file found corrupt on the way is moved aside once."""
+        for first_try in (True, False):
+            con = self._connect()
+            try:
+                return work(con)
+            except sqlite3.OperationalError as e:
+                raise StoreError(self._explain(e)) from None
+            except sqlite3.DatabaseError as e:  # corrupt pages, found only when read
+                if not first_try:
+                    raise StoreError(self._explain(e)) from None
+                con.close()
+                self._recover(e).close()
+            finally:
+                con.close()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            return self._open()
+        except sqlite3.OperationalError as e:
+            if not (self.path.exists() and "unable to open" in str(e)):
+                raise StoreError(self._explain(e)) from None
+            error: Exception = e  # it exists but cannot be opened: unreadable
+        except (sqlite3.DatabaseError, _NotAStore) as e:
+            error = e
+        return self._recover(error)
+
+    def _open(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        con = sqlite3.connect(self.path, timeout=BUSY_SECONDS, isolation_level=None)
+        try:
+            con.execute(f"PRAGMA busy_timeout = {int(BUSY_SECONDS * 1000)}")
+            app = con.execute("PRAGMA application_id").fetchone()[0]
+            if app != APPLICATION_ID:
+                self._create(con, app)
+            return con
+        except BaseException:
+            con.close()
+            raise
+
+    def _create(self, con: sqlite3.Connection, app: int) -> None:
+        """Make an empty or new file a store; refuse a file that is something else."""
+        if app != 0:
+            raise _NotAStore(f"application id {app:#x}")
+        con.execute("BEGIN IMMEDIATE")  # one creator at a time; the others wait
+        try:
+            if con.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+                tables = {r[0] for r in con.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'")}
+                if tables - {"attempts"}:
+                    raise _NotAStore("it holds other tables")
+                con.execute(SCHEMA)
+                con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        # WAL lets readers and one writer work at once; the setting stays in the file
+        for _ in range(100):
+            try:
+                con.execute("PRAGMA journal_mode = WAL")
+                break
+            except sqlite3.OperationalError:  # another process holds a lock: retry
+                time.sleep(0.05)
+
+    def _recover(self, error: Exception) -> sqlite3.Connection:
+        with _file_lock(self.path):
+            try:  # another kernel may have recovered the file while we waited
+                con = self._open()
+                try:
+                    if con.execute("PRAGMA quick_check").fetchone()[0] == "ok":
+                        return con
+                except sqlite3.DatabaseError:
+                    pass
+                con.close()
+            except (sqlite3.DatabaseError, _NotAStore):
+                pass
+            aside = self.path.with_name(
+                f"{self.path.name}.corrupt-{datetime.now().strftime('%Y%m%dT%H%M%S')}")
+            n = 1
+            while aside.exists():
+                aside, n = aside.with_name(f"{aside.name.split('~')[0]}~{n}"), n + 1
+            try:
+                os.replace(self.path, aside)
+                for suffix in ("-wal", "-shm"):
+                    side = self.path.with_name(self.path.name + suffix)
+                    if side.exists():
+                        os.replace(side, aside.with_name(aside.name + suffix))
+            except OSError as e:
+                raise StoreError(f"the progress file {self.path} cannot be read ({error}) "
+                                 f"and could not be moved aside ({e}); set {DB_VARIABLE} "
+                                 "to another path") from None
+            self.warnings.append(
+                f"The progress file {self.path} could not be read ({error}); it was moved "
+                f"to {aside} and a fresh one was started (your earlier attempts are in "
+                "the moved file).")
+            try:
+                return self._open()
+            except sqlite3.DatabaseError as e:
+                raise StoreError(self._explain(e)) from None
+
+    def _explain(self, e: Exception) -> str:
+        text = str(e)
+        if "locked" in text or "busy" in text:
+            return f"the progress store {self.path} stayed busy for {BUSY_SECONDS:g} s"
+        if "readonly" in text or "read-only" in text:
+            return f"the progress store {self.path} is read-only"
+        return f"the progress store {self.path} cannot be used ({text})"
+
+
+class _NotAStore(Exception):
+    """The file is a valid SQLite database, but not a progress store."""
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``<path>.lock`` (where fcntl exists), around recovery."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: recover without a lock
+        yield
+        return
+    with open(path.with_name(path.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def record_attempt(exercise: str, passed: bool, score: float) -> list[str]:
+    """Record an attempt in the default store; return one-line notes, never raise."""
+    try:
+        store = ProgressStore()
+        store.record(exercise, passed, score)
+        return store.warnings
+    except Exception as e:
+        return [f"progress not saved: {e}"]

@@ -1,0 +1,182 @@
+"""Each checker accepts its reference solution and rejects typical wrong answers."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from course import catalog
+from course.checking import evaluate
+from course.expr import Multiply, Plus, Variable, variables
+from course.result import fmt
+
+
+@pytest.fixture(autouse=True)
+def private_store(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADLAB_COURSE_DB", str(tmp_path / "progress.sqlite3"))
+
+
+# -- reference solutions and typical mistakes --------------------------------------
+
+def sin_jvp(x, x_dot):
+    return np.sin(x), np.cos(x) * x_dot
+
+
+def mul_vjp(g, x, y):
+    return g * y, g * x
+
+
+def reverse_sweep_shared(x, y):
+    a = x + y
+    z = x * a + y * y
+    z_bar = 1.0
+    y_bar = 2 * y * z_bar
+    x_bar = a * z_bar
+    a_bar = x * z_bar
+    return z, x_bar + a_bar, y_bar + a_bar
+
+
+def make_derive(at_variable="add", multiply="sibling", plus_seed=True):
+    def derive(expr, seed, adjoints):
+        if isinstance(expr, Variable):
+            if at_variable == "add":
+                adjoints[expr.name] = adjoints.get(expr.name, 0.0) + seed
+            else:
+                adjoints[expr.name] = seed
+        elif isinstance(expr, Plus):
+            s = seed if plus_seed else 1.0
+            derive(expr.a, s, adjoints)
+            derive(expr.b, s, adjoints)
+        elif isinstance(expr, Multiply):
+            if multiply == "sibling":
+                derive(expr.a, seed * expr.b.evaluate(), adjoints)
+                derive(expr.b, seed * expr.a.evaluate(), adjoints)
+            else:  # the child's own value: a classic slip
+                derive(expr.a, seed * expr.a.evaluate(), adjoints)
+                derive(expr.b, seed * expr.b.evaluate(), adjoints)
+    return derive
+
+
+REFERENCE = {
+    "03.sin_tangent": sin_jvp,
+    "04.mul_vjp": mul_vjp,
+    "04.shared_adjoint": reverse_sweep_shared,
+    "04.derive": make_derive(),
+}
+
+WRONG = {
+    "03.sin_tangent": {
+        "ignores the tangent": lambda x, x_dot: (np.sin(x), np.cos(x)),
+        "sign error": lambda x, x_dot: (np.sin(x), -np.cos(x) * x_dot),
+        "sin instead of cos": lambda x, x_dot: (np.sin(x), np.sin(x) * x_dot),
+        "only the tangent": lambda x, x_dot: np.cos(x) * x_dot,
+    },
+    "04.mul_vjp": {
+        "swapped adjoints": lambda g, x, y: (g * x, g * y),
+        "forgets g": lambda g, x, y: (y, x),
+        "transposed": lambda g, x, y: (np.transpose(g * y), np.transpose(g * x)),
+        "sums the cotangent": lambda g, x, y: (np.sum(g) * y, np.sum(g) * x),
+    },
+    "04.shared_adjoint": {
+        "forgotten accumulation": lambda x, y: (x * (x + y) + y * y, x + y, x + 2 * y),
+        "overwritten adjoint": lambda x, y: (x * (x + y) + y * y, x, x + 2 * y),
+        "y used once": lambda x, y: (x * (x + y) + y * y, 2 * x + y, x + y),
+    },
+    "04.derive": {
+        "overwrites at variables": make_derive(at_variable="overwrite"),
+        "child's own value": make_derive(multiply="own"),
+        "drops the seed at Plus": make_derive(plus_seed=False),
+    },
+}
+
+
+@pytest.mark.parametrize("exercise_id", list(catalog.CATALOG))
+def test_reference_solution_passes_with_grading_cases(exercise_id):
+    exercise = catalog.CATALOG[exercise_id]
+    result = evaluate(exercise, REFERENCE[exercise_id], cases=catalog.GRADE_CASES,
+                      purpose="grade")
+    assert result.passed, repr(result)
+    assert result.score == exercise.points
+
+
+@pytest.mark.parametrize("exercise_id,mistake",
+                         [(e, m) for e, ms in WRONG.items() for m in ms])
+def test_typical_mistakes_fail_in_the_learners_five_cases(exercise_id, mistake):
+    result = evaluate(catalog.CATALOG[exercise_id], WRONG[exercise_id][mistake])
+    assert result.status == "failed", repr(result)
+    assert result.score == 0
+    assert result.case and result.expected and result.hint
+
+
+def test_every_exercise_has_two_or_more_rejected_mistakes():
+    assert set(WRONG) == set(catalog.CATALOG)
+    assert all(len(m) >= 2 for m in WRONG.values())
+
+
+def test_the_first_case_is_the_worked_example():
+    result = evaluate(catalog.CATALOG["04.shared_adjoint"],
+                      WRONG["04.shared_adjoint"]["forgotten accumulation"])
+    assert "Case 1 of 5" in result.message
+    assert result.case == "reverse_sweep_shared(x=2, y=3)"
+    assert result.expected == "z = 19, x_bar = 7, y_bar = 8"
+    assert result.got == "z = 19, x_bar = 5, y_bar = 8"
+
+
+def test_grading_uses_more_cases_than_the_learner_sees():
+    exercise = catalog.CATALOG["04.derive"]
+    seen = exercise.checker.cases(exercise.rng("check"), catalog.CHECK_CASES)
+    graded = exercise.checker.cases(exercise.rng("grade"), catalog.GRADE_CASES)
+    assert len(seen) == 5 and len(graded) == 50
+    # a random tree shares subexpressions: some node is used by two later nodes
+    uses = [i for case in graded for node in case["nodes"] if node[0] != "var"
+            for i in node[1:]]
+    assert len(uses) > len(set(uses))
+
+
+def test_cases_are_seeded():
+    exercise = catalog.CATALOG["03.sin_tangent"]
+    a = exercise.checker.cases(exercise.rng("check"), 5)
+    b = exercise.checker.cases(exercise.rng("check"), 5)
+    assert all(np.array_equal(x["x"], y["x"]) for x, y in zip(a, b))
+
+
+def test_a_weird_eq_object_fails_cleanly():
+    class AlwaysEqual:
+        def __eq__(self, other):
+            return True
+
+        __hash__ = None
+
+    result = evaluate(catalog.CATALOG["03.sin_tangent"],
+                      lambda x, x_dot: (AlwaysEqual(), AlwaysEqual()))
+    assert result.status == "failed"
+    assert "not a number" in result.message
+    assert "0x" not in repr(result)  # no memory address in the feedback
+
+
+def test_shapes_must_match():
+    result = evaluate(catalog.CATALOG["03.sin_tangent"],
+                      lambda x, x_dot: (np.sin(x), np.atleast_1d(np.cos(x) * x_dot)))
+    assert result.status == "failed" and "shape" in result.message
+
+
+def test_expression_tree_evaluates_and_prints():
+    x, y = Variable("x", 2.0), Variable("y", 3.0)
+    z = x * (x + y) + y * y
+    assert z.evaluate() == 19.0
+    assert repr(z) == "x * (x + y) + y * y"
+    assert variables(z) == {"x": 2.0, "y": 3.0}
+    adjoints = {}
+    make_derive()(z, 1.0, adjoints)
+    assert adjoints == {"x": 7.0, "y": 8.0}
+
+
+def test_fmt_uses_six_significant_digits():
+    assert fmt(np.sin(2.0)) == "0.909297"
+    assert fmt([1.0, 2.5]) == "[1, 2.5]"
+    assert fmt({"x": 7.0}) == "{'x': 7}"
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False, width=64))
+def test_fmt_round_trips_to_six_digits(v):
+    assert float(fmt(v)) == pytest.approx(v, rel=1e-5, abs=1e-300)

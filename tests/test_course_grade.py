@@ -1,0 +1,211 @@
+"""course grade, end to end: every kind of submission gets a grade and a reason."""
+
+import contextlib
+import copy
+import csv
+import io
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course import cli, release
+from course.grade import grade_notebook, learner_names
+
+ROOT = Path(__file__).resolve().parent.parent
+F03, F04 = "03_forward_mode", "04_reverse_mode"
+ALL_04 = ("04.mul_vjp", "04.shared_adjoint", "04.derive")
+SOURCES = release.read_sources()
+SHARED_SOLUTION = next(c.source for c in SOURCES[F04].cells
+                       if release.meta(c).get("exercise") == "04.shared_adjoint")
+
+
+def submission(stem, solved=(), replace=None, drop_checks=(), drop_exercises=(), edit=None):
+    """The released notebook as a learner might hand it in."""
+    nb = nbformat.read(ROOT / "notebooks" / f"{stem}.ipynb", as_version=4)
+    solutions = {release.meta(c)["exercise"]: c.source for c in SOURCES[stem].cells
+                 if "exercise" in release.meta(c)}
+    for cell in nb.cells:
+        exercise = release.meta(cell).get("exercise")
+        if exercise in solved:
+            cell.source = solutions[exercise]
+        if replace and exercise in replace:
+            cell.source = replace[exercise]
+    nb.cells = [c for c in nb.cells if release.meta(c).get("check") not in drop_checks
+                and release.meta(c).get("exercise") not in drop_exercises]
+    if edit:
+        edit(nb)
+    return nb
+
+
+def change_check_cell(exercise_id, source):
+    def edit(nb):
+        for cell in nb.cells:
+            if release.meta(cell).get("check") == exercise_id:
+                cell.source = source
+    return edit
+
+
+PATCHES = """
+import course, course.checkers, course.checking
+import numpy as np
+course.check = check = lambda *a, **k: print("04.mul_vjp: passed (2/2 points)")
+course.checkers.compare = lambda *a, **k: None
+course.checking.judge = lambda *a, **k: None
+np.allclose = lambda *a, **k: True
+np.isclose = lambda a, b, **k: np.ones(np.shape(a), bool)
+def mul_vjp(g, x, y):
+    return g * x, g * y
+"""
+
+ALWAYS_EQUAL = """
+class Same:
+    def __eq__(self, other):
+        return True
+    __hash__ = None
+
+def sin_jvp(x, x_dot):
+    return Same(), Same()
+"""
+
+SUBMISSIONS = {
+    "solved": lambda: submission(F04, ALL_04),
+    "untouched": lambda: submission(F04),
+    "half": lambda: submission(F04, ("04.mul_vjp", "04.derive")),
+    "syntax": lambda: submission(F04, ALL_04, replace={
+        "04.mul_vjp": "def mul_vjp(g, x, y)\n    return g * y, g * x\n"}),
+    "loop": lambda: submission(F03, replace={
+        "03.sin_tangent": "def sin_jvp(x, x_dot):\n    while True:\n        pass\n"}),
+    "exit": lambda: submission(F04, ("04.derive",), replace={
+        "04.mul_vjp": "import sys\ndef mul_vjp(g, x, y):\n    sys.exit(1)\n",
+        "04.shared_adjoint": SHARED_SOLUTION + "\nimport sys\nsys.exit()\n"}),
+    "patched": lambda: submission(F04, replace={"04.mul_vjp": PATCHES},
+                                  edit=change_check_cell("04.derive", "print('passed')")),
+    "always_equal": lambda: submission(F03, replace={"03.sin_tangent": ALWAYS_EQUAL}),
+    "no_checks": lambda: submission(F04, ALL_04, drop_checks=ALL_04),
+    "no_exercise": lambda: submission(F04, ALL_04, drop_exercises=("04.derive",)),
+}
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    """Grade all submissions in one run of `course grade` (one kernel start each)."""
+    folder = tmp_path_factory.mktemp("grading")
+    paths = []
+    for name, make in SUBMISSIONS.items():
+        nbformat.write(make(), folder / f"{name}.ipynb")
+        paths.append(str(folder / f"{name}.ipynb"))
+    (folder / "not_json.ipynb").write_text("{ this is not a notebook")
+    paths.append(str(folder / "not_json.ipynb"))
+    err = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stderr(err):
+        mp.setenv("ADLAB_COURSE_DB", str(folder / "progress.sqlite3"))
+        code = cli.main(["grade", *paths, "--out", str(folder / "grades.csv"),
+                         "--timeout", "3"])
+    with open(folder / "grades.csv", newline="") as handle:
+        rows = {row["learner"]: row for row in csv.DictReader(handle)}
+    return {"code": code, "rows": rows, "folder": folder, "stderr": err.getvalue()}
+
+
+def test_the_batch_completes_with_a_row_and_feedback_for_everyone(batch):
+    assert batch["code"] == 0
+    assert set(batch["rows"]) == {*SUBMISSIONS, "not_json"}
+    for learner in batch["rows"]:
+        text = (batch["folder"] / "feedback" / f"{learner}.txt").read_text()
+        assert text.startswith(f"Feedback for {learner}") and "Score:" in text
+    assert "grading [####################] 11/11" in batch["stderr"]
+    assert not (batch["folder"] / "progress.sqlite3").exists()  # kernels kept their own
+
+
+@pytest.mark.parametrize("learner,total,possible,reason", [
+    ("solved", "7", "7", ""),
+    ("untouched", "0", "7", "04.mul_vjp: not attempted"),
+    ("half", "5", "7", "04.shared_adjoint: not attempted"),
+    ("syntax", "5", "7", "has a syntax error (line 1): expected ':'"),
+    ("loop", "0", "2", "03.sin_tangent: timed out"),
+    ("exit", "5", "7", "mul_vjp called sys.exit()"),
+    ("patched", "0", "7", "the check cell of 04.derive was changed; it was restored"),
+    ("always_equal", "0", "2", "y is not a number or an array of numbers"),
+    ("no_checks", "7", "7", "the check cell of 04.mul_vjp was deleted; it was restored"),
+    ("no_exercise", "4", "7", "04.derive: missing"),
+    ("not_json", "0", "0", "not a readable notebook"),
+])
+def test_each_submission_gets_a_grade_and_a_reason(batch, learner, total, possible, reason):
+    row = batch["rows"][learner]
+    assert (row["total"], row["possible"]) == (total, possible), row
+    if reason:
+        assert reason in row["reasons"], row["reasons"]
+    else:
+        assert row["reasons"] == ""
+
+
+def test_scores_per_exercise_and_grading_cases(batch):
+    rows = batch["rows"]
+    assert [rows["half"][e] for e in ALL_04] == ["2", "0", "3"]
+    assert rows["loop"]["04.mul_vjp"] == "" and rows["loop"]["03.sin_tangent"] == "0"
+    assert "04.mul_vjp: failed: Case 1 of 50: x_bar is wrong" in rows["patched"]["reasons"]
+    # the kernel's own check of the endless loop stopped before the cell's time limit
+    loop_feedback = (batch["folder"] / "feedback" / "loop.txt").read_text()
+    assert "timed out" in loop_feedback and "running the notebook" not in loop_feedback
+    exit_note = (batch["folder"] / "feedback" / "exit.txt").read_text()
+    assert "called sys.exit(); the rest of that cell was not run" in exit_note
+    assert rows["exit"]["04.shared_adjoint"] == "2"
+
+
+# -- without a kernel: quick cases of the grading step itself ------------------------
+
+def _grade(tmp_path, nb, name="sub.ipynb", timeout=2.0):
+    path = tmp_path / name
+    nbformat.write(nb, path)
+    return grade_notebook(path, timeout=timeout, execute_notebook=False)
+
+
+def test_an_answer_moved_into_a_cell_of_ones_own_still_counts(tmp_path):
+    nb = submission(F04, ALL_04)
+    moved = next(c for c in nb.cells if release.meta(c).get("exercise") == "04.derive")
+    nb.cells.remove(moved)
+    nb.cells.append(nbformat.v4.new_code_cell(moved.source))
+    assert _grade(tmp_path, nb).score == 7
+
+
+def _prepend(nb, exercise_id, code):
+    cell = next(c for c in nb.cells if release.meta(c).get("exercise") == exercise_id)
+    cell.source = code + cell.source
+    return nb.cells.index(cell) + 1
+
+
+def test_a_cell_that_never_finishes_is_waited_for_once(tmp_path):
+    nb = submission(F04, ALL_04)
+    number = _prepend(nb, "04.mul_vjp", "while True:\n    pass\n")
+    start = time.monotonic()
+    graded = _grade(tmp_path, nb, timeout=1.0)
+    assert time.monotonic() - start < 4
+    assert graded.score == 0
+    assert all(r.status == "timed out" for r in graded.results.values())
+    assert (f"Running cell {number} did not finish within 1 s"
+            in graded.results["04.derive"].message)
+
+
+def test_a_cell_that_ends_the_process_is_a_reason(tmp_path):
+    nb = submission(F03, ("03.sin_tangent",))
+    number = _prepend(nb, "03.sin_tangent", "import os\nos._exit(3)\n")
+    graded = _grade(tmp_path, nb)
+    assert graded.score == 0
+    assert f"cell {number} ended the process" in graded.reasons()[0]
+
+
+def test_a_notebook_without_metadata_is_known_by_its_name(tmp_path):
+    nb = submission(F03, ("03.sin_tangent",))
+    nb.metadata.pop("course")
+    for cell in nb.cells:
+        cell.metadata.pop("course", None)
+    graded = _grade(tmp_path, copy.deepcopy(nb), name="03_forward_mode.ipynb")
+    assert (graded.notebook, graded.score) == (F03, 2)
+    other = _grade(tmp_path, nb, name="homework.ipynb")
+    assert other.notebook is None and "not a notebook of this course" in other.reasons()[0]
+
+
+def test_learner_names_are_stems_made_unique():
+    paths = [Path("a/alice.ipynb"), Path("x/03.ipynb"), Path("y/03.ipynb")]
+    assert learner_names(paths) == ["alice", "x-03", "y-03"]
