@@ -158,7 +158,7 @@ class Var(Box):
                     f"the sum of the outputs, a one-hot seed for one row of the Jacobian, "
                     f"or reduce to a scalar loss first (e.g. y.sum().backward())."
                 )
-            seed = 1.0
+            seed = _one_like(raw(self.value))
         else:
             seed = _check_seed(seed, shape, "backward()")
 
@@ -167,7 +167,18 @@ class Var(Box):
 
     def zero_grad(self) -> None:
         """Set ``.grad`` to zero (call it before the next ``backward()`` of a loop)."""
-        self.grad = np.zeros_like(raw(self.value), dtype=float)[()]
+        value = raw(self.value)
+        self.grad = 0.0 if type(value) is float else np.zeros_like(value, dtype=_dtype(value))[()]
+
+
+def _dtype(value) -> np.dtype:
+    """The floating dtype of a value (float32 stays float32; Python floats are float64)."""
+    return np.result_type(np.asarray(value).dtype, np.float32)
+
+
+def _one_like(value):
+    """The seed 1 in the value's own precision (a Python float for a Python float)."""
+    return 1.0 if type(value) is float else np.ones((), dtype=_dtype(value))[()]
 
 
 def _check_seed(seed, shape: tuple, where: str):
