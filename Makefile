@@ -100,14 +100,42 @@ lab: setup
 	@mkdir -p notebooks
 	$(VENV)/bin/jupyter lab $(if $(SUDO),,--allow-root) notebooks/
 
-# The peers are optional: one that will not install is reported and skipped.
+# The peers are optional: one that will not install is reported and skipped, and its
+# benchmarks print a skip line. PyTorch is not in the [bench] extra (nor in any other):
+# it is installed pinned, in a step of its own, and only when pip's plan for it has no
+# CUDA packages (nvidia-*, triton), which an ordinary PyPI torch on Linux pulls (GBs).
+# adlab is profiled where it misses a goal; more options for bench/run.py go in
+# BENCH_ARGS, e.g. make bench BENCH_ARGS="--quick --out /tmp/bench --threads 2".
 bench: setup
-	@$(PIP) install $(PIP_QUIET) -e ".[bench]" || { \
+	@skipped=""; \
+	if ! $(PIP) install $(PIP_QUIET) -e ".[bench]"; then \
 	    echo "bench: the [bench] extra did not install as a whole; trying each peer"; \
 	    for p in $(BENCH_PEERS); do \
-	        $(PIP) install $(PIP_QUIET) "$$p" || echo "bench: could not install peer $$p"; \
-	    done; }
-	$(PY) bench/run.py
+	        $(PIP) install $(PIP_QUIET) "$$p" || { \
+	            echo "bench: could not install peer $$p"; skipped="$$skipped $$p"; }; \
+	    done; \
+	fi; \
+	torch=torch==2.13.0; \
+	plan=$$($(PIP) install $(PIP_QUIET) --dry-run --report - "$$torch" 2>/dev/null | \
+	    $(PY) -c 'import json, sys; print(" ".join(i["metadata"]["name"].lower() for i in json.load(sys.stdin)["install"]))' 2>/dev/null); \
+	if [ $$? -ne 0 ]; then \
+	    echo "bench: pip finds no $$torch for this machine; PyTorch skipped"; \
+	    skipped="$$skipped $$torch"; \
+	elif echo " $$plan" | grep -qE ' (nvidia-|triton|cuda)'; then \
+	    echo "bench: $$torch from this index would pull CUDA packages ($$plan);"; \
+	    echo "bench:   PyTorch skipped; install a CPU-only build of $$torch by hand to compare with it"; \
+	    skipped="$$skipped $$torch"; \
+	elif [ -n "$$plan" ]; then \
+	    echo "bench: installing $$torch (no CUDA packages in the plan: $$plan)"; \
+	    $(PIP) install $(PIP_QUIET) "$$torch" || { \
+	        echo "bench: could not install $$torch; PyTorch skipped"; skipped="$$skipped $$torch"; }; \
+	fi; \
+	if [ -n "$$skipped" ]; then \
+	    echo "bench: peers SKIPPED:$$skipped (their benchmarks print a skip line)"; \
+	else \
+	    echo "bench: peers installed: $(BENCH_PEERS) $$torch"; \
+	fi
+	$(PY) bench/run.py --profile $(BENCH_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check adlab course bench tests

@@ -1,23 +1,30 @@
 #!/usr/bin/env python
-"""adlab benchmarks: speed ratios against micrograd, plain NumPy and HIPS autograd.
+"""adlab benchmarks: speed ratios against micrograd, plain NumPy, HIPS autograd and PyTorch.
 
 Run from the repository root::
 
-    .venv/bin/python bench/run.py              # full run, writes bench/results.json
-    .venv/bin/python bench/run.py --quick      # smoke run, a few seconds
+    .venv/bin/python bench/run.py              # full run, writes into bench/results/
+    .venv/bin/python bench/run.py --quick      # smoke run (writes into bench/results/quick/)
     .venv/bin/python bench/run.py --profile    # also profile adlab where a goal is missed
-    .venv/bin/python bench/run.py --only scalar,chain
+    .venv/bin/python bench/run.py --only scalar,train --out /tmp/bench
+    .venv/bin/python bench/run.py --threads 2  # BLAS and PyTorch both at 2 threads
 
-or from Python (nothing is written unless ``json_path`` is given)::
+or from Python (nothing is written unless ``json_path`` or ``out_dir`` is given)::
 
     from bench.run import run
     report = run(quick=True, verbose=False)
 
-Every result is a *ratio* of two timings taken in this same run (adlab over its peer),
-checked against a goal; nothing is an absolute time limit. Timings are per call, the
-minimum over several repeats after a warm-up (the median is in the JSON), with the
-garbage collector enabled during the timed calls as in a user's program and emptied
-with ``gc.collect()`` before every repeat. All inputs are seeded.
+Every result is a *ratio* of two figures taken in this same run (adlab over its peer),
+checked against a goal; nothing is an absolute time limit, and a missed goal is
+reported, never a failure (the exit status is 1 only when a benchmark errors). Timings
+are per call, the minimum over several repeats after a warm-up (the median is in the
+JSON), with the garbage collector enabled during the timed calls as in a user's program
+and emptied with ``gc.collect()`` before every repeat. All inputs are seeded.
+
+Threads: NumPy's BLAS is pinned to ``--threads`` threads (default 1) through
+``OPENBLAS_NUM_THREADS`` and friends, set before NumPy is imported (variables the
+caller set already are kept, without ``--threads``), and PyTorch gets the same number
+with ``torch.set_num_threads`` and ``torch.set_num_interop_threads``.
 
 The benchmarks (ids for ``--only``):
 
@@ -36,6 +43,27 @@ The benchmarks (ids for ``--only``):
               1.5x either way. Reported with the GC enabled (the goal) and disabled.
 ``autograd``  5. adlab's ``value_and_grad`` of benchmark 2 over HIPS autograd's.
               Informational; goal < 1.
+``train``     6. one training step (forward, cross-entropy from logits, backward, SGD
+              update, lr 0.1) of relu MLPs 784-256-128-10 (random data) and
+              64-128-64-10 (the digits of ``adlab.datasets.load_digits``), batch 128,
+              float32 and float64: adlab (the faster of ``nn.MLP`` + ``optim.SGD`` and
+              ``value_and_grad`` + a NumPy update; the other is shown as info) over
+              PyTorch on the CPU (goal <= 1.5 on 784-256-128-10, info on the digits)
+              and over HIPS autograd (goal < 1). Same initial weights and batches in
+              every engine; losses checked to agree before timing.
+``ckpt``      7. checkpointing: the gradient of ``sum(h**2)``, ``h = tanh(h @ W_i)`` over
+              64 layers (width 256, batch 64, float64) w.r.t. ``x`` and every ``W_i``,
+              with ``ad.checkpoint`` every 8 layers over plain reverse mode: stored
+              bytes (``ad.saved_memory``: ``nbytes``, ``retained_bytes``; goal cut
+              >= 4x, i.e. ratio <= 0.25) and time (goal <= 2); gradients must be
+              identical (``np.array_equal``).
+
+Output (into ``--out DIR``, default ``bench/results``, ``bench/results/quick`` with
+``--quick``): ``results.json`` (every figure, the timings' samples, the machine),
+``results.md`` (the table in Markdown, for the README) and one PNG per benchmark
+(``1_scalar.png``, ``2_grad.png``, ``3_jvp.png``, ``4_chain.png``,
+``5_autograd.png``, ``6_train.png``, ``7_checkpoint.png``; matplotlib, Agg backend).
+The table is printed as text and, at the end, in Markdown.
 """
 
 from __future__ import annotations
@@ -67,9 +95,27 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable
 # for both sides of every ratio, unless the caller set the variables already.
 _BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
               "BLIS_NUM_THREADS")
+
+
+def _threads_arg(argv: list[str]) -> str | None:
+    """The value of ``--threads`` on the command line (read before NumPy is imported)."""
+    for i, a in enumerate(argv):
+        if a == "--threads" and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith("--threads="):
+            return a.split("=", 1)[1]
+    return None
+
+
 if __name__ == "__main__" and "numpy" not in sys.modules:
+    _n = _threads_arg(sys.argv[1:])
+    if _n is not None and not (_n.isdigit() and int(_n) > 0):
+        sys.exit(f"run.py: --threads takes a positive integer, got {_n!r}")
     for _v in _BLAS_VARS:
-        os.environ.setdefault(_v, "1")
+        if _n is not None:
+            os.environ[_v] = _n
+        else:
+            os.environ.setdefault(_v, "1")
     BLAS_NOTE = "BLAS threads: " + ", ".join(f"{v}={os.environ[v]}" for v in _BLAS_VARS)
 else:
     BLAS_NOTE = ("BLAS threads: not set by bench.run (NumPy may already be loaded); "
@@ -78,18 +124,22 @@ else:
 import numpy as np  # noqa: E402
 
 import adlab as ad  # noqa: E402
+from bench import peers  # noqa: E402
 from bench import workloads as wl  # noqa: E402
 from bench.timing import (  # noqa: E402
     GcMonitor,
+    fmt_bytes,
     fmt_time,
     gc_cost,
     measure,
+    measure_many,
     measure_pair,
     time_once,
 )
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("scalar", "grad", "jvp", "chain", "autograd")
+BENCHMARKS = ("scalar", "grad", "jvp", "chain", "autograd", "train", "ckpt")
+DEFAULT_OUT = HERE / "results"
 
 
 # ---------------------------------------------------------------------------------
@@ -116,11 +166,28 @@ class Config:
     chain_large: int = 10**6
     chain_small_repeats: int = 15
     chain_large_repeats: int = 3
+    chain_mid: int = 10**5      # for the plot of per-node time against n only
+    chain_mid_repeats: int = 5
+    # 6. training step: (sizes, data) per model, dtypes, batch, SGD learning rate, and
+    # how many random batches the steps cycle through
+    train_models: tuple = (((784, 256, 128, 10), "random"), ((64, 128, 64, 10), "digits"))
+    train_dtypes: tuple = ("float32", "float64")
+    train_batch: int = 128
+    train_lr: float = 0.1
+    train_pool: int = 8
+    train_torch_goal: float = 1.5   # on the first (wide) model
+    # 7. checkpointing: a chain of tanh(h @ W_i) layers
+    ckpt_layers: int = 64
+    ckpt_every: int = 8
+    ckpt_width: int = 256
+    ckpt_batch: int = 64
 
 
 FULL = Config(quick=False)
 QUICK = Config(quick=True, repeats=2, min_time=0.01, warmup=1, chain_small=10**3,
-               chain_large=10**5, chain_small_repeats=3, chain_large_repeats=1)
+               chain_large=10**5, chain_small_repeats=3, chain_large_repeats=1,
+               chain_mid=10**4, chain_mid_repeats=2, train_pool=2, ckpt_layers=16,
+               ckpt_every=4, ckpt_width=64, ckpt_batch=16)
 
 
 # ---------------------------------------------------------------------------------
@@ -146,7 +213,7 @@ class Goal:
 def _row(rid: str, bench: str, title: str, *, adlab_s=None, peer=None, peer_s=None,
          medians: tuple | None = None, goal: Goal | None = None,
          moonshot: Goal | None = None, informational=False,
-         status="ok", reason=None, details=None) -> dict:
+         status="ok", reason=None, details=None, unit: str = "s") -> dict:
     ratio = adlab_s / peer_s if adlab_s is not None and peer_s else None
     ratio_median = medians[0] / medians[1] if medians else None
     if status != "ok":
@@ -159,7 +226,7 @@ def _row(rid: str, bench: str, title: str, *, adlab_s=None, peer=None, peer_s=No
             verdict += "; meets moonshot" if moonshot.met(ratio) else "; misses moonshot"
     return {
         "id": rid, "benchmark": bench, "title": title, "status": status, "reason": reason,
-        "adlab_s": adlab_s, "peer": peer, "peer_s": peer_s, "ratio": ratio,
+        "unit": unit, "adlab_s": adlab_s, "peer": peer, "peer_s": peer_s, "ratio": ratio,
         "ratio_of_medians": ratio_median,
         "goal": None if goal is None else asdict(goal),
         "moonshot": None if moonshot is None else asdict(moonshot),
@@ -378,13 +445,15 @@ def bench_chain(cfg: Config):
     """4. per-node time of a long chain over a short one (build + backward)."""
     small, large = cfg.chain_small, cfg.chain_large
     wl.chain(1000)  # warm-up
-    res = {}
+    res, mid = {}, {}
     for gc_on in (True, False):
         res[gc_on] = (_chain_runs(small, cfg.chain_small_repeats, gc_on),
                       _chain_runs(large, cfg.chain_large_repeats, gc_on))
+        mid[gc_on] = _chain_runs(cfg.chain_mid, cfg.chain_mid_repeats, gc_on)
     # through ad.grad, with the collector on as users have it (adlab pauses it inside)
     res["grad"] = (_chain_runs(small, cfg.chain_small_repeats, True, via_grad=True),
                    _chain_runs(large, cfg.chain_large_repeats, True, via_grad=True))
+    mid["grad"] = _chain_runs(cfg.chain_mid, cfg.chain_mid_repeats, True, via_grad=True)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     bpn = _bytes_per_node(small)
     goal = Goal("1/1.5 .. 1.5", lo=1 / 1.5, hi=1.5)
@@ -402,7 +471,8 @@ def bench_chain(cfg: Config):
             informational=key != "grad",
             details={"op": "y = y * 0.999 + 0.001 (2 nodes per step), then backward",
                      "timed": "build + backward; freeing the tape is timed separately",
-                     "small": s, "large": lg, "peak_rss_mb": rss_mb,
+                     "small": s, "large": lg, "mid (plot only)": mid[key],
+                     "peak_rss_mb": rss_mb,
                      "traced_bytes_per_node": bpn}))
     return rows, {"chain_gc_on": lambda: wl.chain(large)}
 
@@ -442,8 +512,179 @@ def bench_autograd(cfg: Config):
     return [row], {"autograd_mlp": run_ad}
 
 
+def bench_train(cfg: Config):
+    """6. one MLP training step: adlab (nn or functional) over PyTorch and HIPS autograd."""
+    try:
+        from adlab import nn, optim  # noqa: F401
+    except Exception as e:  # noqa: BLE001
+        why = f"adlab.nn / adlab.optim are not importable ({type(e).__name__}: {e})"
+        return [_skipped("train", "6", "MLP training step", "torch, autograd", why)], {}
+    missing = {}
+    for peer, load in (("torch", peers.import_torch), ("autograd", _import_autograd)):
+        try:
+            load()
+        except Exception as e:  # noqa: BLE001
+            missing[peer] = str(e)
+    rows, targets = [], {}
+    for m, (sizes, data) in enumerate(cfg.train_models):
+        for dname in cfg.train_dtypes:
+            try:
+                _train_config(cfg, m, sizes, data, dname, missing, rows, targets)
+            except Exception as e:  # noqa: BLE001 - report it, run the other configs
+                rows.append(_row(f"train_{sizes[0]}_{dname}", "6",
+                                 f"train step {'-'.join(map(str, sizes))} {dname}",
+                                 status="error", reason=f"{type(e).__name__}: {e}",
+                                 details={"traceback": traceback.format_exc()}))
+                traceback.print_exc()
+    return rows, targets
+
+
+def _train_config(cfg, m, sizes, data, dname, missing, rows, targets):
+    """Benchmark 6 for one model and dtype: appends rows, adds profile targets."""
+    from bench import training as tr
+
+    dtype = np.dtype(dname).type
+    prob = tr.make_problem(sizes, dtype, cfg.train_batch, cfg.seed, data,
+                           cfg.train_pool)
+    tag = f"train_{sizes[0]}_f{np.dtype(dtype).itemsize * 8}"
+    desc = f"{prob.name}, {np.dtype(dtype).name}, batch {cfg.train_batch}"
+    names = [k for k in tr.ENGINES if k not in missing]
+    # check on one set of engines, time fresh ones (same start, same batches)
+    check = tr.check_agreement({k: tr.BUILDERS[k](prob, cfg.train_lr)
+                                for k in names}, prob)
+    engines = {k: tr.BUILDERS[k](prob, cfg.train_lr) for k in names}
+    t = measure_many({k: e.step for k, e in engines.items()}, repeats=cfg.repeats,
+                     min_time=cfg.min_time, warmup=cfg.warmup)
+    final = {k: e.loss_value(e.step()) for k, e in engines.items()}
+    best = min(("adlab_nn", "adlab_fn"), key=lambda k: t[k].best)
+    other = "adlab_fn" if best == "adlab_nn" else "adlab_nn"
+    common = {
+        "data": prob.data, "notes": prob.notes, "lr": cfg.train_lr,
+        "adlab_path": tr.LABELS[best], "other_adlab_path": tr.LABELS[other],
+        "timings": {k: v.as_dict() for k, v in t.items()},
+        "check": check, "loss_after_timing": final,
+        "versions": {k: e.version for k, e in engines.items()},
+        "threads": {"blas": BLAS_NOTE, "torch": peers.torch_threads_note()},
+    }
+    title = f"train step {desc}: {tr.LABELS[best]}"
+    a = t[best]
+    wide = m == 0
+    for peer in ("torch", "autograd"):
+        rid = f"{tag}_{peer}"
+        ptitle = f"{title} vs {tr.LABELS[peer]}"
+        if peer in missing:
+            rows.append(_skipped(rid, "6", f"train step {desc}", tr.LABELS[peer],
+                                 missing[peer]))
+            continue
+        p = t[peer]
+        if peer == "autograd":
+            goal = Goal("< 1", hi=1.0, strict=True)
+        elif wide:  # the goal against PyTorch is on the first (wide) model only
+            goal = Goal(f"<= {cfg.train_torch_goal:g}", hi=cfg.train_torch_goal)
+        else:
+            goal = None
+        label = f"{tr.LABELS[peer]} {engines[peer].version}"
+        rows.append(_row(rid, "6", ptitle, adlab_s=a.best, peer=label,
+                         peer_s=p.best, medians=(a.median, p.median), goal=goal,
+                         details={**common, "adlab": a.as_dict(),
+                                  "peer_timing": p.as_dict()}))
+        targets[rid] = engines[best].step
+    ref = "torch" if "torch" in t else ("autograd" if "autograd" in t else None)
+    if ref is None:  # no peer at all: show adlab's own figure
+        rows.append(_row(f"{tag}_adlab", "6", f"{title} (no peer installed)",
+                         adlab_s=a.best, informational=True,
+                         details={**common, "adlab": a.as_dict()}))
+    o = t[other]
+    rows.append(_row(
+        f"{tag}_other", "6", f"  info: the other adlab path, {tr.LABELS[other]}",
+        adlab_s=o.best, peer=None if ref is None else tr.LABELS[ref],
+        peer_s=None if ref is None else t[ref].best,
+        medians=None if ref is None else (o.median, t[ref].median),
+        informational=True, details={"adlab": o.as_dict()}))
+    targets[f"{tag}_other"] = engines[other].step
+
+
+def _import_autograd():
+    try:
+        import autograd  # noqa: F401
+    except Exception as e:  # noqa: BLE001
+        raise ImportError(f"HIPS autograd is not importable ({type(e).__name__}: {e})") \
+            from None
+
+
+def _peak_bytes(fn: Callable[[], object]) -> int:
+    """Peak memory allocated (tracemalloc) while ``fn()`` runs, above what was there before."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        out = fn()
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    del out
+    return peak
+
+
+def bench_checkpoint(cfg: Config):
+    """7. a deep tanh chain, plain reverse mode vs ad.checkpoint every k layers."""
+    L, k, width, batch = cfg.ckpt_layers, cfg.ckpt_every, cfg.ckpt_width, cfg.ckpt_batch
+    x, Ws = wl.deep_chain_problem(L, width, batch, cfg.seed)
+    ckpt = wl.deep_chain_checkpointed(k)
+    argnums = tuple(range(L + 1))  # x and every W_i
+    vg_plain = ad.value_and_grad(wl.deep_chain, argnums)
+    vg_ckpt = ad.value_and_grad(ckpt, argnums)
+    run_plain = lambda: vg_plain(x, *Ws)
+    run_ckpt = lambda: vg_ckpt(x, *Ws)
+
+    (vp, gp), (vc, gc_) = run_plain(), run_ckpt()
+    same = [bool(np.array_equal(a, b)) for a, b in zip(gp, gc_)]
+    if not (float(vp) == float(vc) and all(same) and len(gp) == len(gc_) == L + 1):
+        raise AssertionError(f"checkpointing changed the result: value {vp!r} vs {vc!r}, "
+                             f"{same.count(False)} of {len(same)} gradients differ")
+    grad_bytes = sum(np.asarray(g).nbytes for g in gp)
+    del gp, gc_
+    m_plain = ad.saved_memory(wl.deep_chain, x, *Ws)
+    m_ckpt = ad.saved_memory(ckpt, x, *Ws)
+    peak_plain, peak_ckpt = _peak_bytes(run_plain), _peak_bytes(run_ckpt)
+    tc, tp = measure_pair(run_ckpt, run_plain, repeats=cfg.repeats, min_time=cfg.min_time,
+                          warmup=cfg.warmup)
+    desc = (f"{L} layers tanh(h @ W), width {width}, batch {batch}, float64, "
+            f"checkpoint every {k}")
+    common = {"layers": L, "every": k, "width": width, "batch": batch,
+              "gradients_identical": True, "n_gradients": len(same),
+              "saved_memory_plain": {f: getattr(m_plain, f) for f in
+                                     ("count", "nbytes", "input_count", "input_bytes",
+                                      "retained_bytes", "n_nodes")},
+              "saved_memory_checkpointed": {f: getattr(m_ckpt, f) for f in
+                                            ("count", "nbytes", "input_count",
+                                             "input_bytes", "retained_bytes", "n_nodes")},
+              "gradient_bytes": grad_bytes, "peak_plain": peak_plain,
+              "peak_checkpointed": peak_ckpt,
+              "time_plain": tp.as_dict(), "time_checkpointed": tc.as_dict()}
+    cut = Goal("<= 0.25 (cut >= 4x)", hi=0.25)
+    peer = "plain reverse mode"
+    rows = [
+        _row("ckpt_nbytes", "7", f"{desc}: stored intermediates (saved_memory.nbytes)",
+             adlab_s=m_ckpt.nbytes, peer=peer, peer_s=m_plain.nbytes, goal=cut, unit="B",
+             details=common),
+        _row("ckpt_retained", "7", "  same: bytes the recording held (.retained_bytes)",
+             adlab_s=m_ckpt.retained_bytes, peer=peer, peer_s=m_plain.retained_bytes,
+             goal=cut, unit="B"),
+        _row("ckpt_peak", "7", "  info: peak allocated during value_and_grad (tracemalloc, "
+             "gradients included)", adlab_s=peak_ckpt, peer=peer, peer_s=peak_plain,
+             informational=True, unit="B"),
+        _row("ckpt_time", "7", "  same: time of value_and_grad (gradients identical)",
+             adlab_s=tc.best, peer=peer, peer_s=tp.best, medians=(tc.median, tp.median),
+             goal=Goal("<= 2", hi=2.0)),
+    ]
+    return rows, {"ckpt_time": run_ckpt}
+
+
 _BENCH_FUNCS = {"scalar": bench_scalar, "grad": bench_grad, "jvp": bench_jvp,
-                "chain": bench_chain, "autograd": bench_autograd}
+                "chain": bench_chain, "autograd": bench_autograd, "train": bench_train,
+                "ckpt": bench_checkpoint}
 
 
 # ---------------------------------------------------------------------------------
@@ -451,28 +692,51 @@ _BENCH_FUNCS = {"scalar": bench_scalar, "grad": bench_grad, "jvp": bench_jvp,
 # ---------------------------------------------------------------------------------
 
 
+_HEAD = ("#", "benchmark", "adlab", "peer", "peer figure", "ratio", "(medians)", "goal",
+         "verdict")
+
+
+def _fmt(value, unit: str) -> str:
+    return fmt_bytes(value) if unit == "B" else fmt_time(value)
+
+
+def _cells(r: dict) -> tuple:
+    """One row of the table as text cells (see :data:`_HEAD`)."""
+    goal = r["goal"]["text"] if r["goal"] else "-"
+    if r["moonshot"]:
+        goal += f" (moonshot {r['moonshot']['text']})"
+    if r["status"] != "ok":
+        return (r["benchmark"], r["title"], "-", r["peer"] or "-", "-", "-", "-", goal,
+                f"{r['status']}: {r['reason']}")
+    unit = r.get("unit", "s")
+    ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}"
+    rmed = "-" if r["ratio_of_medians"] is None else f"({r['ratio_of_medians']:.2f})"
+    verdict = r["verdict"] + (" (informational)" if r["informational"]
+                              and r["verdict"] != "info" else "")
+    return (r["benchmark"], r["title"], _fmt(r["adlab_s"], unit), r["peer"] or "-",
+            _fmt(r["peer_s"], unit), ratio, rmed, goal, verdict)
+
+
 def _table(rows: list[dict]) -> str:
-    head = ("#", "benchmark", "adlab", "peer", "peer time", "ratio", "(medians)", "goal",
-            "verdict")
-    lines = []
-    for r in rows:
-        goal = r["goal"]["text"] if r["goal"] else "-"
-        if r["moonshot"]:
-            goal += f" (moonshot {r['moonshot']['text']})"
-        if r["status"] != "ok":
-            lines.append((r["benchmark"], r["title"], "-", r["peer"] or "-", "-", "-", "-",
-                          goal, f"{r['status']}: {r['reason']}"))
-            continue
-        ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}"
-        rmed = "-" if r["ratio_of_medians"] is None else f"({r['ratio_of_medians']:.2f})"
-        verdict = r["verdict"] + (" (informational)" if r["informational"]
-                                  and r["verdict"] != "info" else "")
-        lines.append((r["benchmark"], r["title"], fmt_time(r["adlab_s"]), r["peer"] or "-",
-                      fmt_time(r["peer_s"]), ratio, rmed, goal, verdict))
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *lines)]
+    lines = [_cells(r) for r in rows]
+    widths = [max(len(str(x)) for x in col) for col in zip(_HEAD, *lines)]
     fmt = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()
-    out = [fmt(head), fmt(["-" * w for w in widths])]
+    out = [fmt(_HEAD), fmt(["-" * w for w in widths])]
     out += [fmt(line) for line in lines]
+    return "\n".join(out)
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """The table as GitHub Markdown (ratio and ratio of medians in one column)."""
+    head = ("#", "benchmark", "adlab", "peer", "peer figure", "ratio (of medians)", "goal",
+            "verdict")
+    esc = lambda c: str(c).replace("|", "\\|").strip()
+    out = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * len(head)) + "|"]
+    for r in rows:
+        c = list(_cells(r))
+        ratio = c[5] if c[6] == "-" else f"{c[5]} {c[6]}"
+        cells = c[:5] + [ratio] + c[7:]
+        out.append("| " + " | ".join(esc(x) for x in cells) + " |")
     return "\n".join(out)
 
 
@@ -513,6 +777,31 @@ def _notes(rows: list[dict]) -> list[str]:
                              f"(tracemalloc); peak RSS of the process {d['peak_rss_mb']:.0f} MB.")
         if r["id"] == "autograd_mlp" and r["status"] == "ok":
             notes.append(f"5: autograd {d['autograd_version']}.")
+        if (r["benchmark"] == "6" and r["status"] == "ok" and "timings" in d
+                and r["id"].endswith(("_torch", "_autograd"))
+                and not any(n.startswith(f"6 ({r['id'].rsplit('_', 1)[0]})") for n in notes)):
+            tag = r["id"].rsplit("_", 1)[0]
+            times = ", ".join(f"{k} {fmt_time(v['best'])}" for k, v in d["timings"].items())
+            ch = d["check"]
+            rel = max(ch["max_rel_loss_diff"].values())
+            gd = "; ".join(f"{k} {'/'.join(v)}" for k, v in ch["grad_dtypes"].items() if v)
+            notes.append(f"6 ({tag}): {times}; adlab's figure is {d['adlab_path']}. Data: "
+                         f"{d['data']}. Losses of the first {ch['steps']} steps agree to "
+                         f"{rel:.1e} relative; gradient dtypes: {gd}."
+                         + (" " + " ".join(d["notes"]) if d["notes"] else ""))
+        if r["id"] == "ckpt_nbytes" and r["status"] == "ok":
+            mp, mc = d["saved_memory_plain"], d["saved_memory_checkpointed"]
+            notes.append(
+                f"7: stored intermediates {mp['count']} -> {mc['count']} arrays "
+                f"({fmt_bytes(mp['nbytes'])} -> {fmt_bytes(mc['nbytes'])}, "
+                f"{mp['nbytes'] / max(mc['nbytes'], 1):.1f}x less), recording held "
+                f"{fmt_bytes(mp['retained_bytes'])} -> {fmt_bytes(mc['retained_bytes'])}; "
+                f"inputs read too: {fmt_bytes(mp['input_bytes'])} (both). saved_memory "
+                "counts the forward recording; the reverse sweep re-records one segment at "
+                f"a time (about {fmt_bytes(mp['nbytes'] * d['every'] / d['layers'])} "
+                "more), which the peak row includes, as it does the "
+                f"{fmt_bytes(d['gradient_bytes'])} of gradients. All {d['n_gradients']} "
+                "gradients and the value are identical (np.array_equal).")
     return notes
 
 
@@ -547,7 +836,16 @@ def _meta(cfg: Config, gc_note: str) -> dict:
                    f"repeat calibrated to >= {cfg.min_time} s, after {cfg.warmup} warm-up "
                    "call(s); the two sides of a ratio are timed interleaved"),
         "gc": gc_note, "blas": BLAS_NOTE, "seed": cfg.seed, "config": asdict(cfg),
+        "load_average_start": _loadavg(),
     }
+
+
+def _loadavg():
+    """The 1, 5 and 15 minute load averages (other processes make timings noisy)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:  # pragma: no cover - not available
+        return None
 
 
 def _git_state() -> dict:
@@ -572,11 +870,16 @@ def _cpu_count():
 
 
 def run(quick: bool = False, only=None, json_path=None, profile: str | None = None,
-        verbose: bool = True, top: int = 20, out=None) -> dict:
-    """Run the benchmarks; return (and optionally write as JSON) the report.
+        verbose: bool = True, top: int = 20, out=None, out_dir=None,
+        plots: bool = True, write_json: bool = True) -> dict:
+    """Run the benchmarks; return (and optionally write) the report.
 
     ``only``: benchmark ids (see :data:`BENCHMARKS`); ``profile``: ``None``,
-    ``"missed"`` (profile adlab where a goal is missed) or ``"all"``.
+    ``"missed"`` (profile adlab where a goal is missed) or ``"all"``. ``out`` is the
+    stream for the text output. ``out_dir``: a folder for ``results.json``,
+    ``results.md`` and (with ``plots``) one PNG per benchmark; ``json_path`` puts
+    the JSON elsewhere (``write_json=False``: no JSON). Nothing is written when both
+    are ``None``.
     """
     out = out or sys.stdout
     say = (lambda *a: print(*a, file=out, flush=True)) if verbose else (lambda *a: None)
@@ -588,13 +891,21 @@ def run(quick: bool = False, only=None, json_path=None, profile: str | None = No
     gc_note = ("enabled during timed calls (as in a user's program), gc.collect() before "
                "every repeat; benchmark 4 also reports gc disabled")
     meta = _meta(cfg, gc_note)
+    peer_status = peers.status(load_torch="train" in names)
+    meta["peers"] = peer_status
+    meta["torch_threads"] = peers.torch_threads_note()
     g = meta["git"]
     tree = ("" if g["commit"] is None else f", adlab at {g['commit'][:10]}"
             + (" + uncommitted changes" if g["adlab_uncommitted_changes"] else ""))
     say(f"adlab benchmarks ({meta['mode']}): Python {meta['python']}, NumPy {meta['numpy']}, "
         f"{meta['platform']}, {meta['cpu_count']} CPU(s){tree}")
     say(f"timing: {meta['timing']}")
-    say(f"gc: {gc_note}; {BLAS_NOTE}")
+    say(f"gc: {gc_note}")
+    say(f"threads: {BLAS_NOTE}; PyTorch: {meta['torch_threads']}")
+    found = [f"{k} {v['version']}" for k, v in peer_status.items() if "version" in v]
+    lacking = [f"{k} ({v['missing']})" for k, v in peer_status.items() if "missing" in v]
+    say("peers: " + (", ".join(found) or "none") + "; skipped: "
+        + ("; ".join(lacking) if lacking else "none"))
     if cfg.quick:
         say("quick mode: a smoke run with few, short repeats and a smaller chain; its "
             "figures are noisy (GC-heavy rows especially) and not the reference ones")
@@ -612,8 +923,12 @@ def run(quick: bool = False, only=None, json_path=None, profile: str | None = No
             say(tb)
         rows += new_rows
         targets.update(new_targets)
+        for r in new_rows:
+            if r["status"] == "skipped":
+                say(f"  {name}: SKIPPED {r['id']} ({r['peer']}): {r['reason']}")
         say(f"  {name}: done in {time.perf_counter() - t0:.1f} s")
     meta["seconds"] = round(time.perf_counter() - t_start, 1)
+    meta["load_average_end"] = _loadavg()
 
     say("")
     say(_table(rows))
@@ -624,12 +939,20 @@ def run(quick: bool = False, only=None, json_path=None, profile: str | None = No
     brief = lambda rs: ", ".join(f"{r['id']} (ratio {r['ratio']:.2f}, goal {r['goal']['text']})"
                                  for r in rs) or "none"
     say("")
+    say("goals met: " + (", ".join(r["id"] for r in rows if r["status"] == "ok"
+                                   and "meets goal" in r["verdict"]
+                                   and not r["informational"]) or "none"))
     say("goals missed: " + brief([r for r in missed if not r["informational"]]))
     say("informational goals missed: " + brief([r for r in missed if r["informational"]]))
+    skipped = [r["id"] for r in rows if r["status"] == "skipped"]
+    if skipped:
+        say("skipped: " + ", ".join(skipped))
     errors = [r["id"] for r in rows if r["status"] == "error"]
     if errors:
         say("errors: " + ", ".join(errors))
-    say(f"total time {meta['seconds']} s")
+    say(f"total time {meta['seconds']} s; load average (1/5/15 min) at the start "
+        f"{meta['load_average_start']}, at the end {meta['load_average_end']} on "
+        f"{meta['cpu_count']} CPU(s)")
 
     profiles = {}
     if profile:
@@ -644,11 +967,63 @@ def run(quick: bool = False, only=None, json_path=None, profile: str | None = No
             profiles[rid] = profile_adlab(fn, top=top)
             say(profiles[rid])
 
+    md = markdown_table(rows)
+    say("\nThe table in Markdown (for the README):\n")
+    say(md)
+    say("")
+
     report = {"meta": meta, "results": rows, "profiles": profiles}
-    if json_path is not None:
-        Path(json_path).write_text(json.dumps(report, indent=2, default=str) + "\n")
-        say(f"results written to {json_path}")
+    written = []
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if json_path is None and write_json:
+            json_path = out_dir / "results.json"
+        (out_dir / "results.md").write_text(_markdown_file(meta, rows, md))
+        written.append(out_dir / "results.md")
+        if profiles:
+            (out_dir / "profiles.txt").write_text(
+                "".join(f"===== profile of adlab in {k} =====\n{v}\n"
+                        for k, v in profiles.items()))
+            written.append(out_dir / "profiles.txt")
+        if plots:
+            try:
+                from bench.plots import write_plots
+
+                written += write_plots(report, out_dir)
+            except Exception as e:  # noqa: BLE001 - figures are a bonus, not a failure
+                say(f"plots: not written ({type(e).__name__}: {e})")
+                if verbose:
+                    traceback.print_exc(file=out)
+    if json_path is not None and write_json:
+        json_path = Path(json_path)
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(report, indent=2, default=str) + "\n")
+        written.insert(0, json_path)
+    if written:
+        say("written: " + ", ".join(_rel(p) for p in written))
+    report["written"] = [str(p) for p in written]
     return report
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _markdown_file(meta: dict, rows: list[dict], md: str) -> str:
+    peers_ = ", ".join(f"{k} {v['version']}" for k, v in meta["peers"].items()
+                       if "version" in v) or "none"
+    return (f"# adlab benchmarks ({meta['mode']} run, {meta['date']})\n\n"
+            f"Python {meta['python']}, NumPy {meta['numpy']}, {meta['platform']}, "
+            f"{meta['cpu_count']} CPU(s); peers: {peers_}.\n"
+            f"{meta['blas']}; PyTorch: {meta['torch_threads']}. Load average (1/5/15 "
+            f"min): {meta['load_average_start']} at the start, "
+            f"{meta['load_average_end']} at the end.\n"
+            f"Ratios are adlab over the peer (lower is better for adlab), measured in one "
+            f"run: {meta['timing']}.\n\n{md}\n")
 
 
 def main(argv=None) -> int:
@@ -656,19 +1031,23 @@ def main(argv=None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="fast smoke run (few, small repeats)")
     p.add_argument("--only", help=f"comma-separated subset of {','.join(BENCHMARKS)}")
-    p.add_argument("--json", help="where to write the JSON results (default "
-                   "bench/results.json, or bench/results-quick.json with --quick)")
+    p.add_argument("--out", help="folder for results.json, results.md and the PNGs "
+                   "(default bench/results, or bench/results/quick with --quick)")
+    p.add_argument("--json", help="write the JSON here instead of OUT/results.json")
     p.add_argument("--no-json", action="store_true", help="do not write JSON")
+    p.add_argument("--no-plots", action="store_true", help="do not write the PNGs")
+    p.add_argument("--threads", type=int, default=None,
+                   help="BLAS and PyTorch threads (default 1, or the BLAS variables "
+                        "already set in the environment); read before NumPy is imported")
     p.add_argument("--profile", nargs="?", const="missed", choices=("missed", "all"),
                    help="cProfile adlab's side of the benchmarks that miss their goal "
                         "(or of all with --profile all)")
     p.add_argument("--top", type=int, default=20, help="profile entries to show (20)")
     a = p.parse_args(argv)
     only = [s.strip() for s in a.only.split(",") if s.strip()] if a.only else None
-    json_path = None
-    if not a.no_json:
-        json_path = a.json or HERE / ("results-quick.json" if a.quick else "results.json")
-    report = run(quick=a.quick, only=only, json_path=json_path, profile=a.profile, top=a.top)
+    out_dir = Path(a.out) if a.out else DEFAULT_OUT / ("quick" if a.quick else "")
+    report = run(quick=a.quick, only=only, json_path=a.json, profile=a.profile, top=a.top,
+                 out_dir=out_dir, plots=not a.no_plots, write_json=not a.no_json)
     return 1 if any(r["status"] == "error" for r in report["results"]) else 0
 
 

@@ -21,8 +21,8 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["Timing", "GcMonitor", "measure", "measure_pair", "time_once", "gc_cost",
-           "fmt_time"]
+__all__ = ["Timing", "GcMonitor", "measure", "measure_pair", "measure_many", "time_once",
+           "gc_cost", "fmt_time", "fmt_bytes"]
 
 
 @dataclass
@@ -132,6 +132,19 @@ def measure_pair(fa: Callable[[], object], fb: Callable[[], object], *, repeats:
             Timing(min(sb), statistics.median(sb), repeats, nb, gc_enabled, sb))
 
 
+def measure_many(fns: dict[str, Callable[[], object]], *, repeats: int = 7,
+                 min_time: float = 0.2, gc_enabled: bool = True,
+                 warmup: int = 1) -> dict[str, Timing]:
+    """Time several functions with their repeats interleaved (A, B, C, A, B, C, ...)."""
+    numbers = {k: _calibrate(f, min_time, gc_enabled, warmup) for k, f in fns.items()}
+    samples: dict[str, list] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, f in fns.items():
+            samples[k].append(_timed(f, numbers[k], gc_enabled) / numbers[k])
+    return {k: Timing(min(s), statistics.median(s), repeats, numbers[k], gc_enabled, s)
+            for k, s in samples.items()}
+
+
 def time_once(fn: Callable[[], object], gc_enabled: bool = True,
               monitor: GcMonitor | None = None) -> tuple[float, object]:
     """Seconds for one call of ``fn`` (from a collected heap) and what it returned.
@@ -182,3 +195,16 @@ def fmt_time(seconds: float | None) -> str:
     if seconds < 1:
         return f"{seconds * 1e3:.2f} ms"
     return f"{seconds:.3f} s"
+
+
+def fmt_bytes(n: float | None) -> str:
+    """A size with a readable unit: ``812 B``, ``43.1 kB``, ``12.34 MB`` (powers of 1000)."""
+    if n is None:
+        return "-"
+    if abs(n) < 1e3:
+        return f"{n:.0f} B"
+    if abs(n) < 1e6:
+        return f"{n / 1e3:.1f} kB"
+    if abs(n) < 1e9:
+        return f"{n / 1e6:.2f} MB"
+    return f"{n / 1e9:.3f} GB"

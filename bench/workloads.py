@@ -277,3 +277,45 @@ def _chain_of(x, n_ops: int):
 def chain_grad(n_ops: int):
     """The same chain through the transformation ``ad.grad``; returns ``(dy/dx, None)``."""
     return ad.grad(_chain_of)(0.5, n_ops), None
+
+
+# ---------------------------------------------------------------------------------
+# A deep chain of layers, with and without checkpointing
+# ---------------------------------------------------------------------------------
+
+
+def deep_chain_problem(n_layers: int, width: int, batch: int, seed: int):
+    """Seeded float64 input ``x`` (batch, width) and ``n_layers`` matrices (width, width)."""
+    rng = np.random.default_rng(seed + 7)
+    x = rng.standard_normal((batch, width))
+    Ws = [rng.standard_normal((width, width)) / np.sqrt(width) for _ in range(n_layers)]
+    return x, Ws
+
+
+def _layers(h, Ws):
+    for W in Ws:
+        h = ad.tanh(h @ W)
+    return h
+
+
+def deep_chain(x, *Ws):
+    """``sum(h**2)`` of ``h = tanh(h @ W_i)`` over the layers, recorded whole."""
+    return ad.sum(_layers(x, Ws) ** 2)
+
+
+def segment(h, *Ws):
+    """A run of consecutive layers: what one checkpoint wraps."""
+    return _layers(h, Ws)
+
+
+def deep_chain_checkpointed(every: int):
+    """:func:`deep_chain` with every ``every`` layers one ``ad.checkpoint`` segment."""
+    seg = ad.checkpoint(segment)
+
+    def deep_chain_ckpt(x, *Ws):
+        h = x
+        for i in range(0, len(Ws), every):
+            h = seg(h, *Ws[i:i + every])
+        return ad.sum(h ** 2)
+
+    return deep_chain_ckpt
