@@ -15,13 +15,15 @@ and VJP rule sit side by side.
 The modules follow the course: :mod:`adlab.core` (primitives and levels),
 :mod:`adlab.ops` (the registry), :mod:`adlab.trace` (evaluation traces),
 :mod:`adlab.forward` (forward mode), :mod:`adlab.reverse` (reverse mode),
-:mod:`adlab.numeric` and :mod:`adlab.check` (finite differences, gradient checks),
+:mod:`adlab.numeric` (finite differences, the complex step, step-size errors) and
+:mod:`adlab.check` (gradient checks), :mod:`adlab.symbolic` (symbolic differentiation and
+expression swell),
 :mod:`adlab.memory` (what reverse mode stores, checkpointing), :mod:`adlab.nn`,
 :mod:`adlab.optim`, :mod:`adlab.training` and :mod:`adlab.datasets` (networks, optimizers,
 the training loop, the digits), :mod:`adlab.backprop` (an MLP's backward pass by hand).
 """
 
-from adlab import backprop, datasets, nn, optim
+from adlab import backprop, datasets, nn, numeric, optim, symbolic
 from adlab.check import GradientCheckError, check_grads
 from adlab.core import AdlabError, Box, Primitive, ShapeError
 from adlab.forward import Dual, jacfwd, jvp
@@ -79,6 +81,7 @@ __all__ = [
     "trace", "Trace", "Node", "Tangents", "Adjoints", "Contribution", "check_grads",
     "GradientCheckError", "checkpoint", "saved_memory", "SavedMemory", "AdlabError",
     "ShapeError", "Primitive", "Box", "REGISTRY", "nn", "optim", "datasets", "backprop",
+    "numeric", "symbolic",
     "rule_table", "add", "sub", "mul", "div", "pow", "neg", "sin", "cos", "tan", "exp",
     "log", "sqrt", "abs", "absolute", "tanh", "sigmoid", "relu", "maximum", "minimum",
     "where", "matmul", "dot", "sum", "mean", "max", "logsumexp", "softmax", "log_softmax",
