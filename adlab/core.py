@@ -31,12 +31,18 @@ import contextlib
 import gc
 import inspect
 import itertools
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 __all__ = ["Primitive", "Box", "Level", "AdlabError", "ShapeError", "primal", "raw"]
+
+
+#: Sweeps run so far, by kind. Transformations count themselves here (one increment a
+#: sweep, nothing per operation); adlab.widgets.count_work reads the differences.
+SWEEPS = {"forward_sweeps": 0, "recordings": 0, "reverse_sweeps": 0}
 
 
 class AdlabError(Exception):
@@ -120,27 +126,47 @@ class Box:
         for i in range(len(self)):
             yield self[i]
 
-    # comparisons look at values: they are not differentiable, and a dynamic tape
-    # simply follows whichever branch the program takes
+    # Comparisons look at values: they are not differentiable, and a dynamic tape
+    # simply follows whichever branch the program takes. A static graph cannot, so
+    # while adlab.trace records, a comparison of its values also says what was
+    # compared (see _compare): an `if` on it becomes a guard of the trace.
     def __lt__(self, other):
-        return raw(self) < raw(other)
+        return _compare("<", self, other)
 
     def __le__(self, other):
-        return raw(self) <= raw(other)
+        return _compare("<=", self, other)
 
     def __gt__(self, other):
-        return raw(self) > raw(other)
+        return _compare(">", self, other)
 
     def __ge__(self, other):
-        return raw(self) >= raw(other)
+        return _compare(">=", self, other)
 
     def __eq__(self, other):
-        return raw(self) == raw(other)
+        return _compare("==", self, other)
 
     def __ne__(self, other):
-        return raw(self) != raw(other)
+        return _compare("!=", self, other)
 
     __hash__ = object.__hash__
+
+
+COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+    "==": operator.eq, "!=": operator.ne,
+}
+
+#: ``None``, except while :func:`adlab.trace` records a static graph: then
+#: :mod:`adlab.guards` sets it to ``hook(op, a, b, result)``, which may return, in place
+#: of the plain result, a :class:`adlab.guards.Condition` that remembers what was
+#: compared (for replaying the comparison, and for a guard when ``if`` reads it).
+comparison_hook: Callable[[str, Any, Any, Any], Any] | None = None
+
+
+def _compare(op: str, a: Any, b: Any) -> Any:
+    result = COMPARISONS[op](raw(a), raw(b))
+    hook = comparison_hook
+    return result if hook is None else hook(op, a, b, result)
 
 
 @contextlib.contextmanager

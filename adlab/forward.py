@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from adlab.core import AdlabError, Box, Level, Primitive, gc_paused, primal, raw
+from adlab.core import SWEEPS, AdlabError, Box, Level, Primitive, gc_paused, primal, raw
 from adlab.tree import as_float, flatten, unflatten
 
 
@@ -112,6 +112,7 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
                 f"{np.shape(raw(p))}; a tangent is a direction in the primal's space."
             )
         boxes.append(Dual._make(p, t, level))
+    SWEEPS["forward_sweeps"] += 1
     with gc_paused():
         out = f(*unflatten(p_def, boxes))
     return _unpack_out(out, level)

@@ -275,7 +275,7 @@ class MLP(Module):
 
     def __call__(self, x: Any) -> Any:
         """The logits for the rows of ``x`` (shape ``(N, n_in)`` -> ``(N, n_out)``)."""
-        return self.apply(self.parameters(), x)
+        return self.apply([p for layer in self.layers for p in (layer.W, layer.b)], x)
 
     def apply(self, params: Sequence[Any], x: Any) -> Any:
         """The network with weights ``params = [W1, b1, W2, b2, ...]`` (arrays or Vars).

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from adlab.core import AdlabError, Box, Level, Primitive, gc_paused, raw, unbroadcast
+from adlab.core import SWEEPS, AdlabError, Box, Level, Primitive, gc_paused, raw, unbroadcast
 from adlab.tree import as_float, flatten, unflatten
 
 
@@ -233,6 +233,7 @@ def backward_sweep(order: Iterable[Var], seeds: Sequence[tuple[Var, Any]], *,
     ``node`` the parent is). Returns the adjoints that
     reached nodes outside ``order`` (the inputs, when ``order`` is a tape's list).
     """
+    SWEEPS["reverse_sweeps"] += 1
     adjoints: dict[Var, Any] = {}
     for node, seed in seeds:
         adjoints[node] = adjoints[node] + seed if node in adjoints else seed
@@ -280,6 +281,7 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
     tape = Tape(record=True)
     leaves, treedef = flatten(primals)
     boxes = [Var._leaf(as_float(p, f"argument {i}"), tape) for i, p in enumerate(leaves)]
+    SWEEPS["recordings"] += 1
     with gc_paused():
         out = f(*unflatten(treedef, boxes))
     nodes = tape.stop_recording()

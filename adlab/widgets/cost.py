@@ -26,13 +26,32 @@ from adlab.widgets._common import (
 # ---------------------------------------------------------------------------------
 
 class WorkCount:
-    """What :func:`count_work` counted."""
+    """What :func:`count_work` counted (live inside the block, fixed after it)."""
+
+    _KINDS = ("forward_sweeps", "recordings", "reverse_sweeps")
 
     def __init__(self):
+        from adlab.core import SWEEPS
+
         self.primitive_calls = 0   # primitive evaluations on numbers (impl calls)
-        self.forward_sweeps = 0    # JVPs (adlab.forward.jvp calls)
-        self.recordings = 0        # recorded forward runs (adlab.reverse.vjp calls)
-        self.reverse_sweeps = 0    # VJPs (adlab.reverse.backward_sweep calls)
+        self._sweeps = SWEEPS
+        self._start = dict(SWEEPS)
+        self._final: dict | None = None
+
+    def _count(self, kind: str) -> int:
+        if self._final is not None:
+            return self._final[kind]
+        return self._sweeps[kind] - self._start[kind]
+
+    forward_sweeps = property(lambda self: self._count("forward_sweeps"),
+                              doc="JVPs (forward sweeps)")
+    recordings = property(lambda self: self._count("recordings"),
+                          doc="recorded forward runs (for VJPs)")
+    reverse_sweeps = property(lambda self: self._count("reverse_sweeps"),
+                              doc="reverse sweeps (VJPs)")
+
+    def _freeze(self) -> None:
+        self._final = {kind: self._count(kind) for kind in self._KINDS}
 
     def __repr__(self) -> str:
         return (f"WorkCount(primitive_calls={self.primitive_calls}, forward_sweeps="
@@ -45,41 +64,39 @@ def count_work() -> Iterator[WorkCount]:
     """Count primitive evaluations and sweeps while the ``with`` block runs.
 
     It wraps every registered primitive's ``impl`` (each evaluation of an elementary
-    operation on numbers, whether in a plain run, a JVP rule or a VJP rule) and the
-    functions that start sweeps (``adlab.forward.jvp``, ``adlab.reverse.vjp``,
-    ``adlab.reverse.backward_sweep``), and restores them all on exit. Outside the block
-    nothing is wrapped: the instrument costs nothing when unused.
+    operation on numbers, whether in a plain run, a JVP rule or a VJP rule) and restores
+    them on exit, so outside the block nothing is wrapped. Sweeps are counted by the
+    engine itself (:data:`adlab.core.SWEEPS`: every JVP, recorded run and reverse sweep,
+    however it was started); the block reports the difference.
 
     >>> with count_work() as work:                              # doctest: +SKIP
     ...     ad.jacfwd(f)(x)
     >>> work.forward_sweeps                                     # doctest: +SKIP
     3
     """
-    from adlab import forward, ops, reverse
+    from adlab import ops
 
     counts = WorkCount()
-    restore: list[tuple[Any, str, Any]] = []
+    restore: list[tuple[Any, Any]] = []
 
-    def wrap(owner, attr: str, counter: str) -> None:
-        original = getattr(owner, attr)
+    def wrap(prim) -> None:
+        original = prim.impl
 
         def counted(*args, **kwargs):
-            setattr(counts, counter, getattr(counts, counter) + 1)
+            counts.primitive_calls += 1
             return original(*args, **kwargs)
 
-        restore.append((owner, attr, original))
-        setattr(owner, attr, counted)
+        restore.append((prim, original))
+        prim.impl = counted
 
     try:
         for prim in ops.REGISTRY.values():
-            wrap(prim, "impl", "primitive_calls")
-        wrap(forward, "jvp", "forward_sweeps")
-        wrap(reverse, "vjp", "recordings")
-        wrap(reverse, "backward_sweep", "reverse_sweeps")
+            wrap(prim)
         yield counts
     finally:
-        for owner, attr, original in reversed(restore):
-            setattr(owner, attr, original)
+        for prim, original in reversed(restore):
+            prim.impl = original
+        counts._freeze()
 
 
 # ---------------------------------------------------------------------------------
