@@ -17,7 +17,8 @@ The modules follow the course: :mod:`adlab.core` (primitives and levels),
 :mod:`adlab.forward` (forward mode), :mod:`adlab.reverse` (reverse mode),
 :mod:`adlab.numeric` (finite differences, the complex step, step-size errors) and
 :mod:`adlab.check` (gradient checks), :mod:`adlab.symbolic` (symbolic differentiation and
-expression swell),
+expression swell), :mod:`adlab.static` (static graphs: replay, gradient graphs, code) and
+:mod:`adlab.guards` (control flow in a static graph),
 :mod:`adlab.memory` (what reverse mode stores, checkpointing), :mod:`adlab.nn`,
 :mod:`adlab.optim`, :mod:`adlab.training` and :mod:`adlab.datasets` (networks, optimizers,
 the training loop, the digits), :mod:`adlab.backprop` (an MLP's backward pass by hand).
@@ -27,6 +28,7 @@ from adlab import backprop, datasets, nn, numeric, optim, symbolic
 from adlab.check import GradientCheckError, check_grads
 from adlab.core import AdlabError, Box, Primitive, ShapeError
 from adlab.forward import Dual, jacfwd, jvp
+from adlab.guards import GuardError
 from adlab.memory import SavedMemory, checkpoint, saved_memory
 from adlab.ops import (
     REGISTRY,
@@ -70,7 +72,7 @@ from adlab.ops import (
     zeros_like,
 )
 from adlab.reverse import Var, grad, hessian, jacrev, value_and_grad, vjp
-from adlab.trace import Adjoints, Contribution, Node, Tangents, Trace, trace
+from adlab.trace import Adjoints, Contribution, Guard, Node, Tangents, Trace, trace
 
 abs = absolute  # noqa: A001 - ad.abs, like np.abs
 
@@ -81,7 +83,7 @@ __all__ = [
     "trace", "Trace", "Node", "Tangents", "Adjoints", "Contribution", "check_grads",
     "GradientCheckError", "checkpoint", "saved_memory", "SavedMemory", "AdlabError",
     "ShapeError", "Primitive", "Box", "REGISTRY", "nn", "optim", "datasets", "backprop",
-    "numeric", "symbolic",
+    "numeric", "symbolic", "Guard", "GuardError",
     "rule_table", "add", "sub", "mul", "div", "pow", "neg", "sin", "cos", "tan", "exp",
     "log", "sqrt", "abs", "absolute", "tanh", "sigmoid", "relu", "maximum", "minimum",
     "where", "matmul", "dot", "sum", "mean", "max", "logsumexp", "softmax", "log_softmax",

@@ -14,6 +14,10 @@ in order, as a list of nodes. Following the AD literature (Griewank and Walther)
 The trace is a directed acyclic graph (``v-1`` is used twice) that records what the
 program did on this run. Forward mode, reverse mode and the list of stored values are
 computed from it with the same primitive rules that ``jvp`` and ``grad`` use.
+
+A trace is also a static graph (define-and-run, :mod:`adlab.static`): ``t(*new_args)``
+replays it, ``t.gradient()`` is the trace of its gradient, ``t.to_code()`` its source,
+and ``t.guards`` the branches of Python control flow it recorded.
 """
 
 from __future__ import annotations
@@ -26,9 +30,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from adlab import guards, static
 from adlab.core import AdlabError, gc_paused, raw
+from adlab.guards import Expr, Guard, GuardError, _Ref
 from adlab.reverse import Tape, Var, backward_sweep, reverse_order
 from adlab.tree import as_float
+
+__all__ = ["trace", "Trace", "Node", "Tangents", "Adjoints", "Contribution", "Guard",
+           "GuardError"]
 
 
 @dataclass(eq=False)
@@ -42,6 +51,8 @@ class Node:
     params: dict = field(default_factory=dict)
     label: str | None = None  # the program's own name for an input (x1, x2, ...)
     var: Var | None = field(default=None, repr=False)
+    #: arguments that are comparisons of traced values (a where's condition), by position
+    conditions: dict[int, Expr] = field(default_factory=dict, repr=False)
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -56,16 +67,13 @@ class Node:
         """``mul(v-1, v0)``-style text of this step."""
         if self.op == "input":
             return self.label or self.name
-        parts = [str(a) if isinstance(a, _Ref) else _short(a) for a in self.args]
+        parts = [str(self.conditions[i]) if i in self.conditions else
+                 str(a) if isinstance(a, _Ref) else _short(a) for i, a in enumerate(self.args)]
         parts += [f"{k}={v!r}" for k, v in self.params.items()]
         return f"{self.op}({', '.join(parts)})"
 
 
 _SHOW_AT_MOST = 200  # nodes a trace draws and tabulates by itself in a notebook
-
-
-class _Ref(str):
-    """A node name inside ``Node.args`` (a plain ``str`` could be a constant)."""
 
 
 class Contribution(NamedTuple):
@@ -105,12 +113,23 @@ class Trace:
     inputs:
         Names of the input nodes.
     output:
-        Name of the output node (``None`` if the output does not depend on the inputs).
+        Name of the output node (``None`` if the output does not depend on the inputs,
+        or if there are several outputs).
+    outputs:
+        One entry per output (a function may return a tuple or list): the node's name,
+        or the value itself when that output does not depend on the inputs.
+    guards:
+        The choices of Python control flow made on traced values (:class:`Guard`); a
+        replay checks each of them.
+
+    A trace is a static graph: calling it, ``t(*new_args)``, replays it on new inputs
+    of the same shapes (see :meth:`__call__`).
     """
 
     def __init__(self, fname: str, leaves: list[Var], recorded: list[Var], out: Any,
-                 labels: list[str]):
-        self.fname = fname
+                 labels: list[str], recording=None, name: str = "f"):
+        self.fname, self.name, self.__name__ = fname, name, name
+        self.retrace = f"ad.trace({name}, *new_args)"  # how to record it for other inputs
         n = len(leaves)
         names: dict[int, _Ref] = {}
         self.nodes: list[Node] = []
@@ -126,9 +145,40 @@ class Trace:
         self._names = names
         self._by_name = {node.name: node for node in self.nodes}
         self.inputs = [node.name for node in self.nodes[:n]]
-        self._out = out if isinstance(out, Var) and id(out) in names else None
+        tape = recording.tape if recording is not None else None
+        # a replay runs each node's primitive on what its specs give: node names,
+        # constants, and conditions (Expr) that are computed again from node values
+        self._program, used = [], []
+        for node in self.nodes[n:]:
+            specs = node.args
+            if any(isinstance(a, (guards.Condition, guards.Mask)) for a in specs):
+                used += specs
+                specs = tuple(guards.resolve(a, names, tape) for a in specs)
+                node.conditions = {i: s for i, s in enumerate(specs) if isinstance(s, Expr)}
+            self._program.append((node.name, static.static_version(node.var._prim), specs,
+                                  node.params))
+        outs = self._set_outputs(out, tape)
+        in_graph = guards.conditions_in(used + outs)
+        self.guards: list[Guard] = guards.collect_guards(
+            recording, in_graph, [node.name for node in self.nodes[n:]], tape, names)
+        self._guards_at: dict[int, list[Guard]] = {}
+        for g in self.guards:
+            self._guards_at.setdefault(g.position, []).append(g)
+
+    def _set_outputs(self, out: Any, tape) -> list:
+        names = self._names
+        self._container = tuple if isinstance(out, tuple) else \
+            list if isinstance(out, list) else None
+        outs = list(out) if self._container else [out]
+        self._outs = [o if isinstance(o, Var) and id(o) in names else None for o in outs]
+        self._output_specs = [guards.resolve(o, names, tape) for o in outs]
+        values = [raw(guards._plain(o.value if isinstance(o, Var) else o)) for o in outs]
+        self.outputs = [s if isinstance(s, _Ref) else v
+                        for s, v in zip(self._output_specs, values)]
+        self.value = values[0] if self._container is None else self._container(values)
+        self._out = self._outs[0] if self._container is None else None
         self.output = names[id(self._out)] if self._out is not None else None
-        self.value = raw(out.value if isinstance(out, Var) else out)
+        return outs
 
     def __getitem__(self, name: str) -> Node:
         return self._by_name[name]
@@ -195,24 +245,21 @@ class Trace:
         The sweep visits the nodes from last to first; each pushes
         :math:`\bar v_k\,\partial v_k/\partial v_i` into the adjoint of each input
         :math:`v_i`. The terms are kept: ``result.contributions["v-1"]`` lists them.
+        A trace with several outputs needs a tuple of seeds, one per output.
         """
         adjoints = Adjoints()
         adjoints.contributions = {node.name: [] for node in self.nodes}
         adjoints.sweep = []
-        if self._out is None:
+        if all(o is None for o in self._outs):
             for node in self.nodes:
                 adjoints[node.name] = np.zeros_like(node.value, dtype=float)[()]
             return adjoints
-        shape = self[self.output].shape
-        seed = as_float(seed, "the reverse seed")
-        if np.shape(seed) != shape:
-            raise AdlabError(
-                f"reverse(): the seed is the output's adjoint and must have the output's "
-                f"shape {shape}, not {np.shape(seed)}."
-            )
-        adjoints.seed = seed
+        seeds = self._seeds(seed)
+        adjoints.seed = seeds[0] if self._container is None else tuple(seeds)
         names = self._names
-        adjoints.contributions[self.output].append(Contribution("seed", seed))
+        pairs = [(v, s) for v, s in zip(self._outs, seeds) if v is not None]
+        for v, s in pairs:
+            adjoints.contributions[names[id(v)]].append(Contribution("seed", s))
         found: dict[int, Any] = {}
 
         def visit(node, adjoint):
@@ -223,12 +270,33 @@ class Trace:
             adjoints.contributions[target].append(Contribution(source, value))
             adjoints.sweep.append((source, i, target, value))
 
-        backward_sweep([n.var for n in reversed(self.nodes)], [(self._out, seed)],
+        backward_sweep([n.var for n in reversed(self.nodes)], pairs,
                        visit=visit, contribute=contribute)
         for node in self.nodes:
             a = found.get(id(node.var))
             adjoints[node.name] = np.zeros_like(node.value, dtype=float)[()] if a is None else a
         return adjoints
+
+    def _seeds(self, seed) -> list:
+        outputs = [str(o) if isinstance(o, _Ref) else "a constant" for o in self.outputs]
+        if self._container is None:
+            seed = [seed]
+        elif not isinstance(seed, (tuple, list)) or len(seed) != len(outputs):
+            example = ", ".join(["1.0"] + ["0.0"] * (len(outputs) - 1))
+            raise AdlabError(
+                f"reverse(): this trace has {len(outputs)} outputs ({', '.join(outputs)}), so "
+                f"the seed is a tuple of their adjoints, one per output: e.g. "
+                f"reverse(({example})) when they are scalars, for the first one's adjoints.")
+        values = [self.value] if self._container is None else self.value
+        out = []
+        for s, v, name in zip(seed, values, outputs):
+            s, shape = as_float(s, "the reverse seed"), np.shape(v)
+            if np.shape(s) != shape:
+                raise AdlabError(
+                    f"reverse(): the seed is the output's adjoint and must have the output's "
+                    f"shape {shape}, not {np.shape(s)} (output {name}).")
+            out.append(s)
+        return out
 
     # -- what reverse mode stores ----------------------------------------------------
 
@@ -240,10 +308,11 @@ class Trace:
         that only feeds ``+``/``-`` is never read; ``x * y`` reads both factors;
         ``exp`` and ``tanh`` read their own output.
         """
-        if self._out is None:
+        outs = [o for o in self._outs if o is not None]
+        if not outs:
             return []
         needed = set()
-        for v in reverse_order([self._out]):
+        for v in reverse_order(outs):
             prim = v._prim
             if prim is None:
                 continue
@@ -265,6 +334,52 @@ class Trace:
     def saved_bytes(self) -> int:
         """Bytes of the values :meth:`saved` lists (8 per float64 number)."""
         return int(sum(np.asarray(self[name].value).nbytes for name in self.saved()))
+
+    # -- a static graph: replay, gradient graph, code ------------------------------
+
+    def __call__(self, *args: Any) -> Any:
+        """Replay the graph on new inputs of the traced shapes (define-and-run).
+
+        Each node's primitive runs on the new values, in the recorded order, so the
+        replay is itself differentiable: ``ad.grad(t)(x)`` works, and a trace is a
+        function again. Every guard is checked as soon as the program had made its
+        choice; an input that would take another branch raises :class:`GuardError`.
+
+        >>> t = trace(lambda x1, x2: x1 * x2 + sin(x1), 2.0, 3.0)   # doctest: +SKIP
+        >>> t(1.0, 5.0)                                            # doctest: +SKIP
+        5.841470984807897
+        """
+        return static.replay(self, args)
+
+    def gradient(self, argnums: int | tuple[int, ...] | None = None) -> Trace:
+        r"""A new trace that computes the gradient of this (scalar) trace: source to source.
+
+        It is the trace of ``ad.grad(self, argnums)`` at the traced inputs. Every VJP
+        rule is written with adlab's operations, so the reverse sweep shows up as more
+        nodes: the forward pass, then the backward pass (as TensorFlow 1 and Theano
+        build gradient graphs). ``argnums`` as in :func:`adlab.grad`; by default all
+        inputs (one output per input, a tuple when there are several).
+
+        >>> g = trace(lambda x1, x2: x1 * x2 + sin(x1), 2.0, 3.0).gradient()  # doctest: +SKIP
+        >>> g.value, g(0.0, 1.0)                                            # doctest: +SKIP
+        ((2.5838531634528574, 2.0), (2.0, 0.0))
+        """
+        return static.gradient(self, argnums)
+
+    def to_code(self, name: str | None = None, constants: dict | None = None) -> str:
+        """The graph as the source of a Python function, one line per node.
+
+        ``v-1`` is written ``v_m1``; operations call adlab (``ad.sin(v_m1)``, ``v1 * v2``,
+        ``ad.sum(v3, axis=0)``); guards become ``if ...: raise GuardError(...)``. Array
+        constants are referred to by name (``c0``, ``c1``, ...): pass a dict as
+        ``constants`` to receive them (:meth:`compile` does that for you).
+        """
+        return static.to_code(self, name, constants)
+
+    def compile(self, name: str | None = None) -> Callable:
+        """The function that :meth:`to_code` writes, ready to call (its ``.source`` is
+        the code); it computes what the replay ``self(*args)`` computes."""
+        return static.compile_trace(self, name)
 
     # -- views -----------------------------------------------------------------------
 
@@ -300,12 +415,22 @@ class Trace:
     # -- text ------------------------------------------------------------------------
 
     def __repr__(self) -> str:
+        guards = f", {len(self.guards)} guard(s)" if self.guards else ""
+        if self._container is None:
+            outputs = f"output {self.output or '(constant)'}"
+        else:
+            outputs = "outputs " + ", ".join(str(o) if isinstance(o, _Ref) else _show(o)
+                                             for o in self.outputs)
         head = (f"Trace of {self.fname}: {len(self.inputs)} input(s), "
-                f"{len(self.nodes) - len(self.inputs)} operation(s), output "
-                f"{self.output or '(constant)'}")
+                f"{len(self.nodes) - len(self.inputs)} operation(s){guards}, {outputs}")
         exprs = [f"{n.name} = {n.expression()}" for n in self.nodes]
         width = max((len(e) for e in exprs), default=0)
-        rows = [f"  {e:<{width}}   {_show(n.value)}" for e, n in zip(exprs, self.nodes)]
+        rows = [] if self.inputs else [f"  {g!r}" for g in self._guards_at.get(0, ())]
+        for k, (e, n) in enumerate(zip(exprs, self.nodes)):
+            rows.append(f"  {e:<{width}}   {_show(n.value)}")
+            position = k + 1 - len(self.inputs)  # the guards checked right after this node
+            if position >= 0:
+                rows += [f"  {g!r}" for g in self._guards_at.get(position, ())]
         return "\n".join([head, *rows])
 
 
@@ -342,21 +467,32 @@ def trace(f: Callable, *args: Any) -> Trace:
     >>> t.saved()                   # what reverse mode stores  # doctest: +SKIP
     ['v-1', 'v0']
     """
+    name = getattr(f, "__name__", "f")
+    return record(f, args, _labels(f, len(args)), "f" if name == "<lambda>" else name)
+
+
+def record(f: Callable, args, labels: list[str], name: str, shown: str | None = None) -> Trace:
+    """Trace ``f(*args)`` with the inputs called ``labels``; ``name`` names the trace."""
     tape = Tape(record=True)
     leaves = [Var._leaf(as_float(a, f"argument {i}"), tape) for i, a in enumerate(args)]
-    labels = _labels(f, len(args))
-    with gc_paused():
+    with guards.recording(tape) as rec, gc_paused():
         out = f(*leaves)
-    if isinstance(out, (tuple, list, dict)):
+    nodes = tape.stop_recording()
+    outs = out if isinstance(out, (tuple, list)) else [out]
+    if isinstance(out, dict) or any(isinstance(o, (tuple, list, dict)) for o in outs):
         raise AdlabError(
-            "trace() records functions with one output (a number or an array); "
-            f"{getattr(f, '__name__', 'f')} returned a {type(out).__name__}. Return one "
-            "value, or stack the outputs into an array with ad.stack."
-        )
-    return Trace(_call_text(f, labels, args), leaves, tape.stop_recording(), out, labels)
+            "trace() records functions whose output is a number, an array, or a flat "
+            f"tuple or list of them; {name} returned a {type(out).__name__}"
+            f"{' with containers inside' if not isinstance(out, dict) else ''}. Return "
+            "the values as a flat tuple, or stack them into an array with ad.stack.")
+    text = _call_text(shown or name, labels, args)
+    return Trace(text, leaves, nodes, out, labels, rec, name)
 
 
 def _labels(f: Callable, n: int) -> list[str]:
+    if isinstance(f, Trace):  # a replay: the inputs keep their names
+        labels = [f[name].label or name for name in f.inputs][:n]
+        return labels + [f"x{i + 1}" for i in range(len(labels), n)]
     try:
         params = [p for p in inspect.signature(f).parameters.values()
                   if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
@@ -366,8 +502,6 @@ def _labels(f: Callable, n: int) -> list[str]:
     return names + [f"x{i + 1}" for i in range(len(names), n)]
 
 
-def _call_text(f: Callable, labels: list[str], args: tuple) -> str:
-    fname = getattr(f, "__name__", "f")
-    fname = "f" if fname == "<lambda>" else fname
+def _call_text(fname: str, labels: list[str], args: tuple) -> str:
     shown = ", ".join(f"{label}={_show(as_float(a))}" for label, a in zip(labels, args))
     return f"{fname}({shown})"
