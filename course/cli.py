@@ -47,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="where the learners' notebooks go (default: ./notebooks)")
     p.set_defaults(run=_release)
 
+    p = sub.add_parser("outputs", help="run the sources and store the outputs nbval "
+                       "compares (cells marked # NBVAL_CHECK_OUTPUT, and the checks)")
+    p.add_argument("--source", type=Path, default=None)
+    p.set_defaults(run=_outputs)
+
     p = sub.add_parser("validate", help="check that solutions pass and stubs fail")
     p.add_argument("--source", type=Path, default=None)
     p.set_defaults(run=_validate)
@@ -125,6 +130,16 @@ def _release(args: argparse.Namespace) -> int:
         print(f"wrote {path}")
     if not written:
         print(f"{args.dest} was already up to date")
+    return 0
+
+
+def _outputs(args: argparse.Namespace) -> int:
+    from course.outputs import refresh
+    from course.release import SOURCE_DIR
+
+    for path in refresh(args.source or SOURCE_DIR):
+        print(f"stored the checked outputs of {path.name}")
+    print("now run `course release` so the learners' notebooks carry them too")
     return 0
 
 

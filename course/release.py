@@ -4,7 +4,9 @@ For every source notebook in ``course/sources`` the release
 
 * replaces each ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` block by a
   ``raise NotImplementedError(...)`` line at the same indentation;
-* clears outputs and execution counts;
+* clears outputs and execution counts, except in the cells marked
+  ``# NBVAL_CHECK_OUTPUT`` (their stored output is what nbval compares; ``course
+  outputs`` refreshes it);
 * marks check cells read-only (``editable: false``, ``deletable: false``);
 * writes ``.course-manifest.json``: per notebook, its exercises and the sha256 of the
   source of each check cell (grading restores a check cell whose checksum differs).
@@ -85,6 +87,12 @@ class Released:
         raise KeyError(exercise_id)
 
 
+def is_checked(cell) -> bool:
+    from course.outputs import is_checked as checked
+
+    return checked(cell)
+
+
 def release_notebook(nb: nbformat.NotebookNode, stem: str) -> Released:
     """The learners' version of one source notebook; raises ReleaseError on a broken source."""
     nb = copy.deepcopy(nb)
@@ -96,9 +104,15 @@ def release_notebook(nb: nbformat.NotebookNode, stem: str) -> Released:
         tag = meta(cell)
         if cell.cell_type != "code":
             continue
-        cell.outputs, cell.execution_count = [], None
+        if not is_checked(cell):  # nbval compares the stored output of checked cells
+            cell.outputs, cell.execution_count = [], None
         for transient in ("execution", "ExecuteTime", "collapsed", "scrolled"):
             cell.metadata.pop(transient, None)
+        if "check" in tag:  # the learner's own check is not compared
+            tags = [t for t in cell.metadata.get("tags", []) if t != "nbval-check-output"]
+            cell.metadata["tags"] = tags
+            if not tags:
+                del cell.metadata["tags"]
         has_solution = BEGIN in cell.source
         cell.source = strip_solutions(cell.source, where)
         if "exercise" in tag:

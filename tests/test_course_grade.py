@@ -10,12 +10,15 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course import cli, release
+from course import catalog, cli, release
 from course.grade import grade_notebook, learner_names
 
 ROOT = Path(__file__).resolve().parent.parent
 F03, F04 = "03_forward_mode", "04_reverse_mode"
-ALL_04 = ("04.mul_vjp", "04.shared_adjoint", "04.derive")
+GROUPS = catalog.by_notebook()
+ALL_04 = tuple(e.id for e in GROUPS[F04])  # the notebook's exercises, as the catalog has them
+POINTS = {e.id: e.points for e in catalog.EXERCISES}
+P03, P04 = (sum(e.points for e in GROUPS[f]) for f in (F03, F04))
 SOURCES = release.read_sources()
 SHARED_SOLUTION = next(c.source for c in SOURCES[F04].cells
                        if release.meta(c).get("exercise") == "04.shared_adjoint")
@@ -119,21 +122,22 @@ def test_the_batch_completes_with_a_row_and_feedback_for_everyone(batch):
 
 
 @pytest.mark.parametrize("learner,total,possible,reason", [
-    ("solved", "7", "7", ""),
-    ("untouched", "0", "7", "04.mul_vjp: not attempted"),
-    ("half", "5", "7", "04.shared_adjoint: not attempted"),
-    ("syntax", "5", "7", "has a syntax error (line 1): expected ':'"),
-    ("loop", "0", "2", "03.sin_tangent: timed out"),
-    ("exit", "5", "7", "mul_vjp called sys.exit()"),
-    ("patched", "0", "7", "the check cell of 04.derive was changed; it was restored"),
-    ("always_equal", "0", "2", "y is not a number or an array of numbers"),
-    ("no_checks", "7", "7", "the check cell of 04.mul_vjp was deleted; it was restored"),
-    ("no_exercise", "4", "7", "04.derive: missing"),
-    ("not_json", "0", "0", "not a readable notebook"),
+    ("solved", P04, P04, ""),
+    ("untouched", 0, P04, "04.mul_vjp: not attempted"),
+    ("half", POINTS["04.mul_vjp"] + POINTS["04.derive"], P04, "04.shared_adjoint: not attempted"),
+    ("syntax", P04 - POINTS["04.mul_vjp"], P04, "has a syntax error (line 1): expected ':'"),
+    ("loop", 0, P03, "03.sin_tangent: timed out"),
+    ("exit", POINTS["04.shared_adjoint"] + POINTS["04.derive"], P04,
+     "mul_vjp called sys.exit()"),
+    ("patched", 0, P04, "the check cell of 04.derive was changed; it was restored"),
+    ("always_equal", 0, P03, "y is not a number or an array of numbers"),
+    ("no_checks", P04, P04, "the check cell of 04.mul_vjp was deleted; it was restored"),
+    ("no_exercise", P04 - POINTS["04.derive"], P04, "04.derive: missing"),
+    ("not_json", 0, 0, "not a readable notebook"),
 ])
 def test_each_submission_gets_a_grade_and_a_reason(batch, learner, total, possible, reason):
     row = batch["rows"][learner]
-    assert (row["total"], row["possible"]) == (total, possible), row
+    assert (row["total"], row["possible"]) == (str(total), str(possible)), row
     if reason:
         assert reason in row["reasons"], row["reasons"]
     else:
@@ -142,7 +146,8 @@ def test_each_submission_gets_a_grade_and_a_reason(batch, learner, total, possib
 
 def test_scores_per_exercise_and_grading_cases(batch):
     rows = batch["rows"]
-    assert [rows["half"][e] for e in ALL_04] == ["2", "0", "3"]
+    assert [rows["half"][e] for e in ("04.mul_vjp", "04.shared_adjoint", "04.derive")] == [
+        str(POINTS["04.mul_vjp"]), "0", str(POINTS["04.derive"])]
     assert rows["loop"]["04.mul_vjp"] == "" and rows["loop"]["03.sin_tangent"] == "0"
     assert "04.mul_vjp: failed: Case 1 of 50: x_bar is wrong" in rows["patched"]["reasons"]
     # the kernel's own check of the endless loop stopped before the cell's time limit
@@ -166,7 +171,7 @@ def test_an_answer_moved_into_a_cell_of_ones_own_still_counts(tmp_path):
     moved = next(c for c in nb.cells if release.meta(c).get("exercise") == "04.derive")
     nb.cells.remove(moved)
     nb.cells.append(nbformat.v4.new_code_cell(moved.source))
-    assert _grade(tmp_path, nb).score == 7
+    assert _grade(tmp_path, nb).score == P04
 
 
 def _prepend(nb, exercise_id, code):

@@ -128,6 +128,106 @@ class Derive(Checker):
                 f"expr = {expression(case)!r}, {values}")
 
 
+# The operations of exercise 04.saved_values, as adlab computes them
+SAVED_OPS = {
+    "add": lambda x, y: x + y,
+    "sub": lambda x, y: x - y,
+    "mul": lambda x, y: x * y,
+    "sin": ad.sin,
+    "exp": ad.exp,
+    "square": lambda x: x ** 2,
+}
+_SYMBOL = {"add": "+", "sub": "-", "mul": "*"}
+
+
+def program_text(program: list) -> str:
+    """``a = x1 * x2; b = sin(a); ...``: a program of exercise 04.saved_values as text."""
+    lines = []
+    for name, op, *args in program:
+        if op in _SYMBOL:
+            rhs = f"{args[0]} {_SYMBOL[op]} {args[1]}"
+        elif op == "square":
+            rhs = f"{args[0]} ** 2"
+        else:
+            rhs = f"{op}({args[0]})"
+        lines.append(f"{name} = {rhs}")
+    return "; ".join(lines)
+
+
+class SavedValues(Checker):
+    """``saved_values(program) -> set of names``: the values the reverse sweep reads.
+
+    A program is a list of steps ``(name, op, operand, ...)``; names no step defines are
+    inputs. Expected: ``ad.trace(...).saved()`` of the same program, run by adlab.
+    """
+
+    fixed = (
+        {"inputs": {"x1": 1.5, "x2": -2.0, "x3": 0.5, "x4": 3.0},  # the worked example
+         "program": [["a", "mul", "x1", "x2"], ["b", "add", "x3", "x4"],
+                     ["c", "sub", "a", "b"], ["f", "square", "c"]]},
+        {"inputs": {"x1": 2.0, "x2": 3.0},                         # z = x1 x2 + sin x1
+         "program": [["a", "mul", "x1", "x2"], ["b", "sin", "x1"], ["z", "add", "a", "b"]]},
+        {"inputs": {"x": 0.5, "y": -1.0},                          # exp reads its output
+         "program": [["a", "mul", "x", "y"], ["b", "exp", "a"], ["c", "add", "b", "y"],
+                     ["d", "sub", "c", "x"]]},
+    )
+
+    def random_case(self, rng, k):
+        inputs = {f"x{i + 1}": number(rng, -1.5, 1.5) for i in range(1 + k % 3)}
+        names = list(inputs)
+        program: list = []
+        for step in range(int(rng.integers(2, 6))):
+            op = str(rng.choice(list(SAVED_OPS)))
+            # the newest value is always used, so every step reaches the output
+            newest = names[-1] if not program else program[-1][0]
+            other = names[int(rng.integers(0, len(names)))]
+            args = [newest] if op in ("sin", "exp", "square") else [newest, other]
+            if len(args) == 2 and rng.random() < 0.5:
+                args.reverse()
+            name = "abcdefgh"[step]
+            program.append([name, op, *args])
+            names.append(name)
+        return {"inputs": inputs, "program": program}
+
+    @staticmethod
+    def names(case) -> list[str]:
+        return list(case["inputs"]) + [step[0] for step in case["program"]]
+
+    def call(self, fn, case, fname):
+        program = [tuple(step) for step in copy.deepcopy(case["program"])]
+        got = fn(program)
+        if isinstance(got, (str, bytes)) or not isinstance(got, (set, frozenset, list, tuple)):
+            raise WrongOutput(f"{fname} should return a set of names, such as "
+                              "{'x1', 'c'}", safe_repr(got))
+        known = self.names(case)
+        for name in got:
+            if name not in known:
+                raise WrongOutput(f"{safe_repr(name)} is not a name in this program "
+                                  f"(the names are {', '.join(known)})", safe_repr(got))
+        return {f"{name} stored": 1.0 if name in got else 0.0 for name in known}
+
+    def expected(self, case):
+        inputs = list(case["inputs"])
+
+        def run(*values):
+            env = dict(zip(inputs, values))
+            for name, op, *args in case["program"]:
+                env[name] = SAVED_OPS[op](*(env[a] for a in args))
+            return env[case["program"][-1][0]]
+
+        t = ad.trace(run, *case["inputs"].values())
+        if len(t.nodes) != len(self.names(case)):  # one recorded node per step
+            raise RuntimeError("a step of the program recorded more than one node")
+        by_node = dict(zip((node.name for node in t.nodes), self.names(case)))
+        saved = {by_node[n] for n in t.saved()}
+        return {f"{name} stored": np.asarray(float(name in saved))
+                for name in self.names(case)}
+
+    def describe(self, case, fname):
+        return (f"{fname}(program) for {program_text(case['program'])} "
+                "(1 means stored, 0 not stored)")
+
+
 EXERCISES = (
     Exercise(
         id="04.mul_vjp", notebook="04_reverse_mode", points=2, name="mul_vjp",
@@ -145,6 +245,15 @@ EXERCISES = (
              "y (in a and in c): every use contributes, so add the contributions "
              "(x_bar = x_bar + ...) instead of overwriting. At (2, 3): z = 19, x_bar = 7, "
              "y_bar = 8.",
+    ),
+    Exercise(
+        id="04.saved_values", notebook="04_reverse_mode", points=2, name="saved_values",
+        title="Which values the reverse sweep reads", checker=SavedValues(),
+        hint="Go through the steps and ask, for each, what its local partials read: "
+             "add and sub read nothing (their partials are 1 and -1), mul reads both "
+             "operands, sin and square read their operand, exp reads its own result. "
+             "Collect those names; a value nobody reads is not stored. For "
+             "f = (x1*x2 - (x3+x4))**2 that is {'x1', 'x2', 'c'}.",
     ),
     Exercise(
         id="04.derive", notebook="04_reverse_mode", points=3, name="derive",

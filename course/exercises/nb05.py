@@ -1,0 +1,251 @@
+"""Exercises of notebook 05: Jacobians, JVPs and VJPs, and what each mode costs."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+import adlab as ad
+from course.checkers import Checker, WrongOutput, number, unpack
+from course.exercise import Exercise
+from course.result import fmt, safe_repr
+
+# ---------------------------------------------------------------------------------
+# Vector functions R^n -> R^m for the Jacobian exercises
+# ---------------------------------------------------------------------------------
+
+FORMULAS = {
+    "worked": "f(x) = [x0*x1 + sin(x0), x0 + x1**2, x0*x1**2]",
+    "layer": "f(x) = tanh(A @ x + b)",
+    "product": "f(x) = (A @ x) * sin(B @ x) + b",
+    "squares": "f(x) = A @ (x * x) - exp(B @ cos(x)) + b",
+}
+
+
+def vector_function(spec: dict) -> Callable:
+    """The function :math:`\\mathbb{R}^n \\to \\mathbb{R}^m` a case describes (see FORMULAS)."""
+    kind = spec["kind"]
+    A, B, b = (np.asarray(spec[k], dtype=float) for k in ("A", "B", "b"))
+    if kind == "worked":  # the curriculum's z = x1 x2 + sin(x1) as the first of 3 outputs
+        return lambda x: ad.stack([x[0] * x[1] + ad.sin(x[0]), x[0] + x[1] ** 2,
+                                   x[0] * x[1] ** 2])
+    if kind == "layer":
+        return lambda x: ad.tanh(A @ x + b)
+    if kind == "product":
+        return lambda x: (A @ x) * ad.sin(B @ x) + b
+    return lambda x: A @ (x * x) - ad.exp(B @ ad.cos(x)) + b
+
+
+class Runs:
+    """Wraps f and counts its runs by what it was run on (dual numbers, a tape, plain)."""
+
+    def __init__(self, f: Callable):
+        self.f, self.on_duals, self.on_tape, self.plain = f, 0, 0, 0
+
+    def __call__(self, x: Any) -> Any:
+        if isinstance(x, ad.Dual):
+            self.on_duals += 1
+        elif isinstance(x, ad.Var):
+            self.on_tape += 1
+        else:
+            self.plain += 1
+        return self.f(x)
+
+
+def jacobian_case(rng: np.random.Generator, n: int, m: int, kind: str) -> dict:
+    return {"kind": kind, "n": n, "m": m,
+            "A": number(rng, -1.5, 1.5, (m, n)), "B": number(rng, -1.5, 1.5, (m, n)),
+            "b": number(rng, -1, 1, (m,)), "x": number(rng, -2, 2, (n,))}
+
+
+WORKED = {"kind": "worked", "n": 2, "m": 3, "A": np.zeros((3, 2)), "B": np.zeros((3, 2)),
+          "b": np.zeros(3), "x": np.array([2.0, 3.0])}
+
+
+class JacobianChecker(Checker):
+    """Common part: the cases (non-square first, so a transposed J shows in its shape)."""
+
+    fixed = (WORKED,)
+
+    def random_case(self, rng, k):
+        # mostly non-square, some square (a transpose then shows in the values) and
+        # some with one input or one output
+        shapes = [(3, 2), (2, 4), (4, 4), (1, 3), (3, 1), (5, 2), (3, 3)]
+        n, m = shapes[k % len(shapes)]
+        kind = ("layer", "product", "squares")[k % 3]
+        return jacobian_case(rng, n, m, kind)
+
+    def describe(self, case, fname):
+        return (f"{fname}(f, x) with f: R^{case['n']} -> R^{case['m']}, "
+                f"{FORMULAS[case['kind']]}, x = {fmt(case['x'])}"
+                + ("" if case["kind"] == "worked" else
+                   f", A = {fmt(case['A'])}, B = {fmt(case['B'])}, b = {fmt(case['b'])}"))
+
+
+class JacobianFromJvp(JacobianChecker):
+    """``jacobian_fwd(f, x)``: the (m, n) Jacobian, one JVP (one column) per input."""
+
+    def call(self, fn, case, fname):
+        f = Runs(vector_function(case))
+        J = fn(f, np.array(case["x"], dtype=float))
+        return {"J": J, "jvps": f.on_duals}
+
+    def expected(self, case):
+        f = Runs(vector_function(case))
+        J = ad.jacfwd(f)(case["x"])
+        return {"J": np.asarray(J, float), "jvps": np.asarray(float(f.on_duals))}
+
+
+class JacobianFromVjp(JacobianChecker):
+    """``jacobian_rev(f, x)``: the (m, n) Jacobian, one recording, one VJP (row) per output."""
+
+    def call(self, fn, case, fname):
+        from adlab.widgets.cost import count_work
+
+        f = Runs(vector_function(case))
+        with count_work() as work:
+            J = fn(f, np.array(case["x"], dtype=float))
+        return {"J": J, "recordings_of_f": f.on_tape, "vjps": work.reverse_sweeps}
+
+    def expected(self, case):
+        from adlab.widgets.cost import count_work
+
+        f = Runs(vector_function(case))
+        with count_work() as work:
+            J = ad.jacrev(f)(case["x"])
+        return {"J": np.asarray(J, float), "recordings_of_f": np.asarray(float(f.on_tape)),
+                "vjps": np.asarray(float(work.reverse_sweeps))}
+
+
+# ---------------------------------------------------------------------------------
+# Choosing the mode
+# ---------------------------------------------------------------------------------
+
+MODES = ("forward", "reverse")
+
+
+def measured_passes(n: int, m: int) -> dict[str, int]:
+    """Sweeps that ad.jacfwd and ad.jacrev make for a Jacobian of f: R^n -> R^m, counted."""
+    from adlab.widgets.cost import count_work
+
+    rng = np.random.default_rng([n, m])
+    A = rng.normal(size=(m, n))
+    f = lambda x: ad.tanh(A @ x)
+    x = rng.normal(size=n)
+    with count_work() as fw:
+        ad.jacfwd(f)(x)
+    with count_work() as rv:
+        ad.jacrev(f)(x)
+    return {"forward": fw.forward_sweeps, "reverse": rv.reverse_sweeps}
+
+
+class ChooseMode(Checker):
+    """``choose_mode(n, m)`` -> "forward" or "reverse": the mode needing fewer sweeps.
+
+    The output compared is the number of sweeps the chosen mode makes for the whole
+    Jacobian (n for forward, m for reverse), against the smaller of the two counts
+    measured with adlab, so for n = m either answer passes.
+    """
+
+    fixed = ({"n": 1000, "m": 1}, {"n": 3, "m": 50}, {"n": 8, "m": 8})
+
+    def random_case(self, rng, k):
+        kind = k % 4
+        if kind == 0:  # near the crossover
+            n = int(rng.integers(2, 60))
+            return {"n": n, "m": n + int(rng.choice([-1, 1]))}
+        if kind == 1:  # a tie
+            n = int(rng.integers(1, 40))
+            return {"n": n, "m": n}
+        n, m = (int(v) for v in np.exp(rng.uniform(0, np.log(300), size=2)).round())
+        return {"n": max(n, 1), "m": max(m, 1)}
+
+    def call(self, fn, case, fname):
+        answer = fn(case["n"], case["m"])
+        if not isinstance(answer, str) or answer not in MODES:
+            raise WrongOutput(f'{fname} should return "forward" or "reverse" (a string)',
+                              safe_repr(answer))
+        return {"passes": case["n"] if answer == "forward" else case["m"]}
+
+    def expected(self, case):
+        return {"passes": np.asarray(float(min(measured_passes(case["n"], case["m"]).values())))}
+
+    def describe(self, case, fname):
+        return (f"{fname}(n={case['n']}, m={case['m']}): a full Jacobian of "
+                f"f: R^{case['n']} -> R^{case['m']} (passes = the sweeps your choice makes)")
+
+
+# ---------------------------------------------------------------------------------
+# The VJP of a matrix product
+# ---------------------------------------------------------------------------------
+
+class MatmulVjp(Checker):
+    r"""``matmul_vjp(y_bar, x, W) -> (x_bar, W_bar)`` for :math:`y = xW`."""
+
+    fixed = (
+        {"y_bar": np.array([[1.0, -2.0], [0.5, 3.0]]), "x": np.array([[1.0, 2.0], [3.0, 4.0]]),
+         "W": np.array([[0.5, -1.0], [2.0, 1.5]])},
+        {"y_bar": np.array([[1.0, 0.0, -1.0, 2.0], [0.5, 1.0, 0.0, -0.5]]),
+         "x": np.array([[1.0, 2.0, 3.0], [-1.0, 0.5, 2.0]]),
+         "W": np.array([[0.1, 0.2, 0.3, 0.4], [-0.5, 0.6, -0.7, 0.8], [0.9, -1.0, 1.1, -1.2]])},
+    )
+
+    def random_case(self, rng, k):
+        b, n, p = [(3, 2, 4), (1, 3, 2), (4, 4, 4), (2, 5, 3), (3, 3, 1)][k % 5]
+        return {"y_bar": number(rng, -2, 2, (b, p)), "x": number(rng, -2, 2, (b, n)),
+                "W": number(rng, -2, 2, (n, p))}
+
+    def call(self, fn, case, fname):
+        c = copy.deepcopy(case)
+        return unpack(fn(c["y_bar"], c["x"], c["W"]), ("x_bar", "W_bar"), fname)
+
+    def expected(self, case):
+        _, pullback = ad.vjp(ad.matmul, case["x"], case["W"])
+        x_bar, W_bar = pullback(case["y_bar"])
+        return {"x_bar": np.asarray(x_bar, float), "W_bar": np.asarray(W_bar, float)}
+
+
+EXERCISES = (
+    Exercise(
+        id="05.jacfwd_from_jvp", notebook="05_jacobians_and_cost", points=3,
+        name="jacobian_fwd", title="A Jacobian column by column, from JVPs",
+        checker=JacobianFromJvp(),
+        hint="For f: R^n -> R^m, ad.jvp(f, (x,), (seed,)) returns (f(x), J @ seed). The "
+             "one-hot seed e_j (np.eye(n)[j]) gives column j of J, a vector of m numbers. "
+             "Make n JVPs, one per input, and put the results side by side as COLUMNS: "
+             "np.stack(columns, axis=1) has shape (m, n). (np.array(columns) would give "
+             "the transpose, shape (n, m).)",
+    ),
+    Exercise(
+        id="05.jacrev_from_vjp", notebook="05_jacobians_and_cost", points=3,
+        name="jacobian_rev", title="A Jacobian row by row, from VJPs",
+        checker=JacobianFromVjp(),
+        hint="Record f once: y, pullback = ad.vjp(f, x). Then call the pullback once per "
+             "output with the one-hot cotangent e_i (np.eye(m)[i], m = len(y)): "
+             "pullback(e_i) returns a tuple whose first entry is row i of J (n numbers). "
+             "Stack the m rows as ROWS: np.stack(rows, axis=0), shape (m, n). Calling "
+             "ad.vjp inside the loop gives the right J but records f m times: one "
+             "recording serves every row.",
+    ),
+    Exercise(
+        id="05.choose_mode", notebook="05_jacobians_and_cost", points=1,
+        name="choose_mode", title="Forward or reverse? The rule behind the measurement",
+        checker=ChooseMode(),
+        hint="A full Jacobian of f: R^n -> R^m takes n forward sweeps (one per input) or "
+             "m reverse sweeps (one per output), each a small constant times one run of f. "
+             "Choose the mode with fewer sweeps: forward when n < m, reverse when m < n "
+             "(either when n == m). Return the string \"forward\" or \"reverse\".",
+    ),
+    Exercise(
+        id="05.matmul_vjp", notebook="05_jacobians_and_cost", points=3,
+        name="matmul_vjp", title="The VJP of a matrix product, without its 4-D Jacobian",
+        checker=MatmulVjp(),
+        hint="For y = x @ W with x of shape (b, n) and W of shape (n, p), y_bar has y's "
+             "shape (b, p). Each adjoint has the shape of its variable: x_bar = y_bar @ W.T "
+             "is (b, n), W_bar = x.T @ y_bar is (n, p). Check the shapes: y_bar.T @ x would "
+             "be (p, n), the transpose of the right W_bar.",
+    ),
+)

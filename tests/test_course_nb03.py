@@ -1,0 +1,142 @@
+"""Notebook 03's new checkers accept their reference solutions and reject typical mistakes.
+
+(03.sin_tangent is tested with the original checkers in test_course_checkers.py.)
+"""
+
+import numpy as np
+import pytest
+
+from course import catalog
+from course.checking import evaluate
+from course.exercises import nb03
+
+
+@pytest.fixture(autouse=True)
+def private_store(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADLAB_COURSE_DB", str(tmp_path / "progress.sqlite3"))
+
+
+# -- reference solutions -----------------------------------------------------------
+
+def div_jvp(x, x_dot, y, y_dot):
+    z = x / y
+    return z, x_dot / y - x * y_dot / y**2
+
+
+def make_forward_sweep(a_rule="product", c_sign=-1.0, f_rule="chain"):
+    def forward_sweep(x, x_dot):
+        x1, x2, x3, x4 = x
+        x1_dot, x2_dot, x3_dot, x4_dot = x_dot
+        a = x1 * x2
+        if a_rule == "product":
+            a_dot = x1_dot * x2 + x1 * x2_dot
+        elif a_rule == "one term":
+            a_dot = x1_dot * x2
+        else:  # the product of the tangents
+            a_dot = x1_dot * x2_dot
+        b, b_dot = x3 + x4, x3_dot + x4_dot
+        c, c_dot = a - b, a_dot + c_sign * b_dot
+        f = c**2
+        f_dot = 2 * c * c_dot if f_rule == "chain" else 2 * c_dot
+        return f, f_dot
+    return forward_sweep
+
+
+SEEDS = {"a": (0, 1), "b": (0, 0, 0, 1), "c": (0.6, 0.8), "d": (2, -1, 0, 0),
+         "e": (1, 0, -1, 0)}
+
+
+def seeds_with(**changes):
+    return lambda: {**SEEDS, **changes}
+
+
+REFERENCE = {
+    "03.div_tangent": div_jvp,
+    "03.forward_sweep": make_forward_sweep(),
+    "03.choose_seed": seeds_with(),
+}
+
+WRONG = {
+    "03.div_tangent": {
+        "sign error": lambda x, x_dot, y, y_dot: (x / y, x_dot / y + x * y_dot / y**2),
+        "forgets the square": lambda x, x_dot, y, y_dot: (x / y, x_dot / y - x * y_dot / y),
+        "forgets y_dot": lambda x, x_dot, y, y_dot: (x / y, x_dot / y),
+        "numerator reversed": lambda x, x_dot, y, y_dot: (x / y,
+                                                          (x * y_dot - x_dot * y) / y**2),
+    },
+    "03.forward_sweep": {
+        "sign error in c_dot": make_forward_sweep(c_sign=1.0),
+        "one term of the product rule": make_forward_sweep(a_rule="one term"),
+        "product of tangents": make_forward_sweep(a_rule="tangents"),
+        "forgets c in f_dot": make_forward_sweep(f_rule="no c"),
+    },
+    "03.choose_seed": {
+        "swapped seed for a partial": seeds_with(a=(1, 0)),
+        "swapped rates": seeds_with(d=(-1, 2, 0, 0)),
+        "direction not normalised": seeds_with(c=(3, 4)),
+        "sum instead of difference": seeds_with(e=(1, 0, 1, 0)),
+        "seed of the wrong length": seeds_with(b=(0, 1)),
+        "not a dict": lambda: [SEEDS[k] for k in "abcde"],
+        "a question missing": lambda: {k: v for k, v in SEEDS.items() if k != "e"},
+    },
+}
+
+
+@pytest.mark.parametrize("exercise_id", list(REFERENCE))
+def test_reference_solution_passes_with_grading_cases(exercise_id):
+    exercise = catalog.CATALOG[exercise_id]
+    result = evaluate(exercise, REFERENCE[exercise_id], cases=catalog.GRADE_CASES,
+                      purpose="grade")
+    assert result.passed, repr(result)
+    assert result.score == exercise.points
+
+
+@pytest.mark.parametrize("exercise_id,mistake",
+                         [(e, m) for e, ms in WRONG.items() for m in ms])
+def test_typical_mistakes_fail_in_the_learners_five_cases(exercise_id, mistake):
+    result = evaluate(catalog.CATALOG[exercise_id], WRONG[exercise_id][mistake])
+    assert result.status == "failed", repr(result)
+    assert result.score == 0
+    assert result.case and result.expected and result.hint
+
+
+def test_every_new_exercise_of_notebook_03_is_tested():
+    ids = {e.id for e in nb03.EXERCISES} - {"03.sin_tangent"}
+    assert ids == set(REFERENCE) == set(WRONG)
+    assert all(len(m) >= 2 for m in WRONG.values())
+    assert len(nb03.EXERCISES) >= 3
+    assert all(e.notebook == "03_forward_mode" for e in nb03.EXERCISES)
+
+
+@pytest.mark.parametrize("alternative", [
+    {"b": (0, 0, 1, 0)},            # df/dx3 = df/dx4 everywhere: x3, x4 enter as x3 + x4
+    {"b": (0, 0, 0.5, 0.5)},
+    {"a": np.array([0.0, 1.0])},    # arrays and lists are seeds too
+    {"e": [1, 0, 0, -1]},
+])
+def test_any_correct_seed_passes(alternative):
+    exercise = catalog.CATALOG["03.choose_seed"]
+    result = evaluate(exercise, seeds_with(**alternative), cases=catalog.GRADE_CASES,
+                      purpose="grade")
+    assert result.passed, repr(result)
+
+
+def test_seed_feedback_names_the_question_and_the_worked_numbers():
+    result = evaluate(catalog.CATALOG["03.choose_seed"], WRONG["03.choose_seed"][
+        "swapped seed for a partial"])
+    assert "Case 1 of 5" in result.message and "a: dz/dx2" in result.message
+    assert "a: dz/dx2 = 2," in result.expected + ","
+    assert "a: dz/dx2 = 2.58385" in result.got
+
+
+def test_forward_sweep_first_cases_are_the_worked_example():
+    exercise = catalog.CATALOG["03.forward_sweep"]
+    result = evaluate(exercise, WRONG["03.forward_sweep"]["forgets c in f_dot"])
+    assert result.case == "forward_sweep(x=[1.5, -2, 0.5, 3], x_dot=[1, 0, 0, 0])"
+    assert result.expected == "f = 42.25, f_dot = 26"
+
+
+def test_div_tangent_first_case_is_the_partial_with_respect_to_x():
+    result = evaluate(catalog.CATALOG["03.div_tangent"],
+                      WRONG["03.div_tangent"]["numerator reversed"])
+    assert result.expected == "z = 0.5, z_dot = 0.5"

@@ -1,0 +1,163 @@
+"""Notebook 05's checkers accept the reference solutions and reject typical mistakes."""
+
+import numpy as np
+import pytest
+
+import adlab as ad
+from course import catalog
+from course.checking import evaluate
+from course.exercises import nb05
+
+
+@pytest.fixture(autouse=True)
+def private_store(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADLAB_COURSE_DB", str(tmp_path / "progress.sqlite3"))
+
+
+# -- reference solutions ------------------------------------------------------------
+
+def jacobian_fwd(f, x, seed=lambda n, j: np.eye(n)[j], axis=1):
+    n = len(x)
+    columns = [ad.jvp(f, (x,), (seed(n, j),))[1] for j in range(n)]
+    return np.stack(columns, axis=axis)
+
+
+def jacobian_rev(f, x, axis=0, record_each_row=False):
+    y, pullback = ad.vjp(f, x)
+    rows = []
+    for i in range(len(y)):
+        if record_each_row:
+            y, pullback = ad.vjp(f, x)
+        rows.append(pullback(np.eye(len(y))[i])[0])
+    return np.stack(rows, axis=axis)
+
+
+def choose_mode(n, m):
+    return "forward" if n < m else "reverse"
+
+
+def matmul_vjp(y_bar, x, W):
+    return y_bar @ W.T, x.T @ y_bar
+
+
+REFERENCE = {
+    "05.jacfwd_from_jvp": jacobian_fwd,
+    "05.jacrev_from_vjp": jacobian_rev,
+    "05.choose_mode": choose_mode,
+    "05.matmul_vjp": matmul_vjp,
+}
+
+
+def finite_differences(f, x, h=1e-5):
+    fx = np.asarray(f(x))
+    return np.stack([(np.asarray(f(x + h * e)) - fx) / h for e in np.eye(len(x))], axis=1)
+
+
+WRONG = {
+    "05.jacfwd_from_jvp": {
+        "transposed (columns stacked as rows)": lambda f, x: jacobian_fwd(f, x, axis=0),
+        "seeds in reverse order": lambda f, x: jacobian_fwd(
+            f, x, seed=lambda n, j: np.eye(n)[n - 1 - j]),
+        "seed of ones for every column": lambda f, x: jacobian_fwd(
+            f, x, seed=lambda n, j: np.ones(n)),
+        "reverse mode instead of JVPs": lambda f, x: np.asarray(ad.jacrev(f)(x)),
+        "finite differences": finite_differences,
+    },
+    "05.jacrev_from_vjp": {
+        "transposed (rows stacked as columns)": lambda f, x: jacobian_rev(f, x, axis=1),
+        "records f once per row": lambda f, x: jacobian_rev(f, x, record_each_row=True),
+        "forward mode instead of VJPs": lambda f, x: np.asarray(ad.jacfwd(f)(x)),
+        "one cotangent of ones": lambda f, x: np.tile(
+            ad.vjp(f, x)[1](np.ones(len(f(x))))[0], (len(f(x)), 1)),
+    },
+    "05.choose_mode": {
+        "always reverse (the backprop habit)": lambda n, m: "reverse",
+        "always forward": lambda n, m: "forward",
+        "the rule backwards": lambda n, m: "forward" if n > m else "reverse",
+        "returns the number of passes": lambda n, m: min(n, m),
+        "capitalised": lambda n, m: "Forward" if n < m else "Reverse",
+    },
+    "05.matmul_vjp": {
+        "transposed W_bar (y_bar.T @ x)": lambda y_bar, x, W: (y_bar @ W.T, y_bar.T @ x),
+        "W not transposed in x_bar": lambda y_bar, x, W: (y_bar @ W, x.T @ y_bar),
+        "elementwise, as for a product": lambda y_bar, x, W: (y_bar * W, x * y_bar),
+        "adjoints swapped": lambda y_bar, x, W: (x.T @ y_bar, y_bar @ W.T),
+    },
+}
+
+
+@pytest.mark.parametrize("exercise_id", list(REFERENCE))
+def test_reference_solution_passes_with_grading_cases(exercise_id):
+    exercise = catalog.CATALOG[exercise_id]
+    result = evaluate(exercise, REFERENCE[exercise_id], cases=catalog.GRADE_CASES,
+                      purpose="grade")
+    assert result.passed, repr(result)
+    assert result.score == exercise.points
+
+
+@pytest.mark.parametrize("exercise_id,mistake",
+                         [(e, m) for e, ms in WRONG.items() for m in ms])
+def test_typical_mistakes_fail_in_the_learners_five_cases(exercise_id, mistake):
+    result = evaluate(catalog.CATALOG[exercise_id], WRONG[exercise_id][mistake])
+    assert result.status == "failed", repr(result)
+    assert result.score == 0
+    assert result.case and result.hint
+
+
+def test_the_notebook_has_its_exercises_in_the_catalog():
+    ids = [e.id for e in catalog.by_notebook()["05_jacobians_and_cost"]]
+    assert ids == list(REFERENCE) == list(WRONG)
+    assert all(len(m) >= 2 for m in WRONG.values())
+
+
+def test_a_transposed_jacobian_is_caught_by_its_shape_in_the_worked_example():
+    result = evaluate(catalog.CATALOG["05.jacfwd_from_jvp"],
+                      WRONG["05.jacfwd_from_jvp"]["transposed (columns stacked as rows)"])
+    assert "Case 1 of 5" in result.message
+    assert "J has shape (2, 3) but should have shape (3, 2)" in result.message
+    assert "x = [2, 3]" in result.case
+    assert result.expected.startswith("J = [[2.58385, 2]")  # 3 + cos 2 and 2
+
+
+def test_square_cases_catch_a_transpose_by_its_values():
+    exercise = catalog.CATALOG["05.jacrev_from_vjp"]
+    cases = exercise.checker.cases(exercise.rng("check"), catalog.CHECK_CASES)
+    square = [c for c in cases if c["n"] == c["m"] > 1]
+    assert square
+    for case in square:
+        J = np.asarray(ad.jacrev(nb05.vector_function(case))(case["x"]))
+        assert not np.allclose(J, J.T)
+
+
+def test_one_recording_and_m_sweeps_are_what_adlab_measures():
+    case = nb05.WORKED
+    want = catalog.CATALOG["05.jacrev_from_vjp"].checker.expected(case)
+    assert want["recordings_of_f"] == 1 and want["vjps"] == 3
+    assert catalog.CATALOG["05.jacfwd_from_jvp"].checker.expected(case)["jvps"] == 2
+
+
+def test_choose_mode_accepts_either_mode_on_a_tie_and_measures_the_passes():
+    assert nb05.measured_passes(7, 3) == {"forward": 7, "reverse": 3}
+    exercise = catalog.CATALOG["05.choose_mode"]
+    ties = {"n": 8, "m": 8}
+    for answer in ("forward", "reverse"):
+        got = exercise.checker.call(lambda n, m, a=answer: a, ties, "choose_mode")
+        assert got["passes"] == exercise.checker.expected(ties)["passes"] == 8
+    graded = exercise.checker.cases(exercise.rng("grade"), catalog.GRADE_CASES)
+    assert any(c["n"] == c["m"] for c in graded)
+    assert any(abs(c["n"] - c["m"]) == 1 for c in graded)
+
+
+def test_choose_mode_feedback_names_the_case():
+    result = evaluate(catalog.CATALOG["05.choose_mode"], lambda n, m: "forward")
+    assert result.case.startswith("choose_mode(n=1000, m=1)")
+    assert result.expected == "passes = 1" and result.got == "passes = 1000"
+
+
+def test_matmul_vjp_shapes_in_the_non_square_case():
+    exercise = catalog.CATALOG["05.matmul_vjp"]
+    case = exercise.checker.fixed[1]
+    want = exercise.checker.expected(case)
+    assert want["x_bar"].shape == case["x"].shape
+    assert want["W_bar"].shape == case["W"].shape
+    np.testing.assert_allclose(want["W_bar"], case["x"].T @ case["y_bar"])
