@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from course_cases import accepts, rejects
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -94,20 +95,13 @@ WRONG = {
 
 @pytest.mark.parametrize("exercise_id", list(REFERENCE))  # the later notebooks test their own
 def test_reference_solution_passes_with_grading_cases(exercise_id):
-    exercise = catalog.CATALOG[exercise_id]
-    result = evaluate(exercise, REFERENCE[exercise_id], cases=catalog.GRADE_CASES,
-                      purpose="grade")
-    assert result.passed, repr(result)
-    assert result.score == exercise.points
+    accepts(exercise_id, REFERENCE[exercise_id])
 
 
 @pytest.mark.parametrize("exercise_id,mistake",
                          [(e, m) for e, ms in WRONG.items() for m in ms])
 def test_typical_mistakes_fail_in_the_learners_five_cases(exercise_id, mistake):
-    result = evaluate(catalog.CATALOG[exercise_id], WRONG[exercise_id][mistake])
-    assert result.status == "failed", repr(result)
-    assert result.score == 0
-    assert result.case and result.expected and result.hint
+    rejects(exercise_id, WRONG[exercise_id][mistake])
 
 
 def test_every_exercise_has_two_or_more_rejected_mistakes():

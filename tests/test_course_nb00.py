@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from course_cases import accepts, rejects
 
 from course import catalog
 from course.checking import evaluate
@@ -100,20 +101,13 @@ def test_every_exercise_of_the_notebook_is_covered():
 
 @pytest.mark.parametrize("exercise_id", list(REFERENCE))
 def test_reference_solution_passes_with_grading_cases(exercise_id):
-    exercise = catalog.CATALOG[exercise_id]
-    result = evaluate(exercise, REFERENCE[exercise_id], cases=catalog.GRADE_CASES,
-                      purpose="grade")
-    assert result.passed, repr(result)
-    assert result.score == exercise.points
+    accepts(exercise_id, REFERENCE[exercise_id])
 
 
 @pytest.mark.parametrize("exercise_id,mistake",
                          [(e, m) for e, ms in WRONG.items() for m in ms])
 def test_typical_mistakes_fail_in_the_learners_five_cases(exercise_id, mistake):
-    result = evaluate(catalog.CATALOG[exercise_id], WRONG[exercise_id][mistake])
-    assert result.status == "failed", repr(result)
-    assert result.score == 0
-    assert result.case and result.expected and result.hint
+    rejects(exercise_id, WRONG[exercise_id][mistake])
 
 
 def test_the_first_cases_are_the_worked_examples():

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from course_cases import accepts
 
 import adlab as ad
 import adlab.symbolic as sym
@@ -137,11 +138,7 @@ WRONG = {
 
 @pytest.mark.parametrize("exercise_id", list(REFERENCE))
 def test_reference_solution_passes_with_grading_cases(exercise_id):
-    exercise = catalog.CATALOG[exercise_id]
-    result = evaluate(exercise, REFERENCE[exercise_id], cases=catalog.GRADE_CASES,
-                      purpose="grade")
-    assert result.passed, repr(result)
-    assert result.score == exercise.points
+    accepts(exercise_id, REFERENCE[exercise_id])
 
 
 @pytest.mark.parametrize("exercise_id,mistake",

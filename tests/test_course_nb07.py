@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from course_cases import accepts, rejects
 
 from course import catalog
 from course.checking import evaluate
@@ -97,11 +98,7 @@ WRONG = {
 
 @pytest.mark.parametrize("exercise_id", list(REFERENCE))
 def test_reference_solution_passes_with_grading_cases(exercise_id):
-    exercise = catalog.CATALOG[exercise_id]
-    result = evaluate(exercise, REFERENCE[exercise_id], cases=catalog.GRADE_CASES,
-                      purpose="grade")
-    assert result.passed, repr(result)
-    assert result.score == exercise.points
+    accepts(exercise_id, REFERENCE[exercise_id])
 
 
 def test_an_in_place_sgd_step_that_returns_the_list_passes():
@@ -112,10 +109,7 @@ def test_an_in_place_sgd_step_that_returns_the_list_passes():
 @pytest.mark.parametrize("exercise_id,mistake",
                          [(e, m) for e, ms in WRONG.items() for m in ms])
 def test_typical_mistakes_fail_in_the_learners_five_cases(exercise_id, mistake):
-    result = evaluate(catalog.CATALOG[exercise_id], WRONG[exercise_id][mistake])
-    assert result.status == "failed", repr(result)
-    assert result.score == 0
-    assert result.case and result.hint
+    rejects(exercise_id, WRONG[exercise_id][mistake])
 
 
 def test_every_exercise_of_notebook_07_is_covered():

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from course_cases import accepts, rejects
 
 import adlab as ad
 from course import catalog
@@ -64,20 +65,13 @@ WRONG = {
 
 @pytest.mark.parametrize("exercise_id", list(REFERENCE))
 def test_reference_solution_passes_with_grading_cases(exercise_id):
-    exercise = catalog.CATALOG[exercise_id]
-    result = evaluate(exercise, REFERENCE[exercise_id], cases=catalog.GRADE_CASES,
-                      purpose="grade")
-    assert result.passed, repr(result)
-    assert result.score == exercise.points
+    accepts(exercise_id, REFERENCE[exercise_id])
 
 
 @pytest.mark.parametrize("exercise_id,mistake",
                          [(e, m) for e, ms in WRONG.items() for m in ms])
 def test_typical_mistakes_fail_in_the_learners_five_cases(exercise_id, mistake):
-    result = evaluate(catalog.CATALOG[exercise_id], WRONG[exercise_id][mistake])
-    assert result.status == "failed", repr(result)
-    assert result.score == 0
-    assert result.case and result.hint
+    rejects(exercise_id, WRONG[exercise_id][mistake])
 
 
 def test_the_notebook_has_its_exercises_in_the_catalog():
