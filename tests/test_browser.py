@@ -1,6 +1,7 @@
 """The widgets in a real browser: JupyterLab 4 + ipywidgets 8, driven by Chromium.
 
-A throwaway JupyterLab serves notebooks written at test time; Playwright drives
+A throwaway JupyterLab serves notebooks written at test time and a released course
+notebook (notebooks/03_forward_mode.ipynb, with a throwaway progress store); Playwright drives
 Debian's Chromium (``make system`` installs it). Every wait is bounded; a failure
 saves a screenshot and reports it with the tails of the JupyterLab log and the
 browser console. Without Playwright or a Chromium binary these tests skip, except
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -79,6 +81,8 @@ def lab_server(chromium_browser, tmp_path_factory):
     server = lab.LabServer(
         root, home=tmp_path_factory.mktemp("lab-home"),
         log_path=tmp_path_factory.mktemp("lab-log") / "jupyterlab.log",
+        # the course notebook's checks record attempts here, never in the user's store
+        env={"ADLAB_COURSE_DB": str(tmp_path_factory.mktemp("lab-progress") / "progress.db")},
     )
     try:
         server.start()
@@ -103,8 +107,8 @@ class LabPage:
         lab.open_notebook(self.page, self.server, name, timeout_ms=LOAD_MS)
         self.name = name
 
-    def run_all(self) -> None:
-        lab.run_all_cells(self.page, self.name, timeout_ms=LOAD_MS)
+    def run_all(self, timeout_ms: int = LOAD_MS) -> None:
+        lab.run_all_cells(self.page, self.name, timeout_ms=timeout_ms)
 
     @contextlib.contextmanager
     def diagnostics(self):
@@ -265,3 +269,51 @@ def test_reverse_stepper_walks_both_sweeps_to_the_gradient(lab_page):
         # and back: Prev undoes the last step
         prev.click()
         expect(status).to_contain_text("reverse · step 10 of 11")
+
+
+# ---------------------------------------------------------------------------
+# A released course notebook, as a learner opens it: notebooks/03_forward_mode.ipynb.
+# Its SeedExplorer is SeedExplorer(z_fn, 2.0, 3.0) with z_fn = x1 x2 + sin x1, the
+# function and point of the tests above (checked first, so a rewrite of the notebook
+# fails here with a clear message rather than on a number).
+# ---------------------------------------------------------------------------
+
+
+def test_course_notebook_runs_and_its_seed_explorer_answers_typed_seeds(lab_page):
+    notebooks.assert_course_explorer(lab_page.server.root_dir / notebooks.COURSE_NAME)
+    page = lab_page.page
+    with lab_page.diagnostics():
+        lab_page.open(notebooks.COURSE_NAME)
+        # a real notebook (it times things, too): more time; fails on any error output
+        lab_page.run_all(timeout_ms=2 * LOAD_MS)
+        # the unanswered exercise stubs are graded "not attempted", not errors
+        for exercise in notebooks.COURSE_EXERCISES:
+            verdict = page.locator(".adlab-check").filter(has_text=exercise)
+            expect(verdict).to_have_count(1)
+            expect(verdict).to_contain_text("not attempted")
+
+        explorer = page.locator(".adlab-seed-explorer")
+        expect(explorer).to_have_count(1)
+        expect(page.locator(".adlab-seed")).to_have_count(2)
+        derivative = explorer.locator(".adlab-derivative")
+        # whatever seed the notebook's own cells left: (1, 1) first, then one-hot seeds;
+        # each step's text differs from the one before it
+        type_seed(page, "x1", "1")
+        type_seed(page, "x2", "1")
+        expect(derivative).to_contain_text("Seed (1, 1) is not one-hot")
+        expect(derivative).to_contain_text("= 4.58385")  # 2.58385 + 2
+        type_seed(page, "x1", "0")
+        expect(derivative).to_contain_text("Seed (0, 1) is one-hot on x2")
+        expect(derivative).to_contain_text(f"∂f/∂x2 = {DF_DX2}.")
+        type_seed(page, "x1", "1")
+        type_seed(page, "x2", "0")
+        expect(derivative).to_contain_text("Seed (1, 0) is one-hot on x1")
+        expect(derivative).to_contain_text(f"∂f/∂x1 = {DF_DX1}.")
+
+    # the kernel used the server's throwaway store (the notebook's progress() cell opened
+    # it) and, as nothing was attempted, recorded no attempt
+    db = Path(lab_page.server.extra_env["ADLAB_COURSE_DB"])
+    assert db.is_file(), f"the kernel did not use ADLAB_COURSE_DB={db}"
+    with contextlib.closing(sqlite3.connect(db)) as con:
+        rows = con.execute("SELECT exercise, passed FROM attempts").fetchall()
+    assert rows == [], rows

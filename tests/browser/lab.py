@@ -74,8 +74,10 @@ def free_port() -> int:
 class LabServer:
     """``jupyter lab`` on 127.0.0.1 serving ``root_dir``, logging to ``log_path``."""
 
-    def __init__(self, root_dir: Path, home: Path, log_path: Path):
+    def __init__(self, root_dir: Path, home: Path, log_path: Path,
+                 env: dict[str, str] | None = None):
         self.root_dir = Path(root_dir)
+        self.extra_env = dict(env or {})  # e.g. ADLAB_COURSE_DB for the kernels
         self.home = Path(home)
         self.log_path = Path(log_path)
         self.token = secrets.token_hex(16)
@@ -126,6 +128,7 @@ class LabServer:
         # the kernel must not inherit a Matplotlib backend or extra kernel paths
         env.pop("MPLBACKEND", None)
         env.pop("JUPYTER_PATH", None)
+        env.update(self.extra_env)
         return env
 
     def _command(self) -> list[str]:

@@ -1,7 +1,9 @@
-"""The notebooks the browser tests open, written with nbformat at test time."""
+"""The notebooks the browser tests open: some written with nbformat at test time, and
+one released course notebook copied from ``notebooks/``."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -55,6 +57,28 @@ f = lambda x1, x2: x1 * x2 + ad.sin(x1)""",
 )
 
 
+# A released course notebook, opened as a learner gets it (exercise stubs unanswered).
+# It imports adlab and course, both installed in the venv the kernel runs in.
+REPO = Path(__file__).resolve().parents[2]
+COURSE_NAME = "03_forward_mode.ipynb"
+COURSE_EXERCISES = ("03.sin_tangent", "03.div_tangent", "03.forward_sweep", "03.choose_seed")
+
+
+def assert_course_explorer(path: Path) -> None:
+    """The course notebook still has the SeedExplorer the browser test expects."""
+    code = [c.source for c in nbformat.read(str(path), as_version=4).cells
+            if c.cell_type == "code"]
+    wanted = ("return x1 * x2 + ad.sin(x1)", "SeedExplorer(z_fn, 2.0, 3.0)")
+    for text in wanted:
+        assert any(text in src for src in code), (
+            f"{path.name} no longer has `{text}`; update the browser test of its SeedExplorer"
+        )
+    assert sum("SeedExplorer(" in src for src in code) == 1, (
+        f"{path.name} should have exactly one SeedExplorer; update the browser test"
+    )
+
+
 def write_all(root: Path) -> None:
     write_notebook(root / SMOKE_NAME, *SMOKE_CELLS)
     write_notebook(root / ADLAB_NAME, *ADLAB_CELLS)
+    shutil.copyfile(REPO / "notebooks" / COURSE_NAME, root / COURSE_NAME)
