@@ -96,8 +96,9 @@ class TrainingMonitor(_Displayable):
         if self.total is not None and done >= self.total:
             due = True
         # the bar and the text are cheap but not free (each change is a message to the
-        # browser): refresh them at most 20 times a second, and whenever the plot is
-        if due or now - self._last_ui >= 0.05:
+        # browser): refresh them at most 20 times a second, whenever the plot is, and at
+        # once when the loss stops being a number (the learner must see that)
+        if due or not math.isfinite(loss) or now - self._last_ui >= 0.05:
             self._refresh_ui()
         if due:
             self.redraw()
