@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import astuple
 
 import matplotlib
@@ -263,8 +262,8 @@ def test_unary_chains_swell_much_less():
 
 
 def test_walks_visit_shared_nodes_once():
-    """l_25's derivative has 7.5 billion nodes as a tree; measuring it takes no time."""
-    start = time.perf_counter()
+    """l_25's derivative has 7.5 billion nodes as a tree: a walk that visited shared
+    subexpressions again would never finish."""
     e = x
     for _ in range(25):
         e = 4 * e * (1 - e)
@@ -272,7 +271,6 @@ def test_walks_visit_shared_nodes_once():
     assert tree_size(d) == 7_549_747_201 and dag_size(d) == 253
     assert tree_size(simplify(d)) > 10 ** 9
     assert float(evaluate(d, {"x": 0.3})) == pytest.approx(ad.grad(to_function(e, [x]))(0.3))
-    assert time.perf_counter() - start < 2.0
 
 
 def test_deep_expressions_need_no_recursion():
