@@ -108,7 +108,8 @@ class Box:
         return len(self.value)
 
     def __bool__(self) -> bool:
-        return bool(self.value)
+        # `if x:` is the comparison x != 0 (a static graph records it as a guard)
+        return bool(_compare("!=", self, 0))
 
     def __float__(self) -> float:
         return float(raw(self.value))

@@ -22,6 +22,7 @@ import math
 
 import numpy as np
 
+from adlab import core
 from adlab.core import Box, Primitive, raw
 
 REGISTRY: dict[str, Primitive] = {}
@@ -555,8 +556,11 @@ _UFUNCS = {
     np.maximum: maximum, np.minimum: minimum, np.matmul: matmul,
     np.positive: lambda x: x, np.square: lambda x: x * x,
 }
-_COMPARISONS = {np.greater, np.greater_equal, np.less, np.less_equal, np.equal,
-                np.not_equal, np.sign, np.isfinite, np.isnan, np.isinf, np.signbit}
+# comparisons go through the boxes' own comparison (so a static graph sees them as
+# conditions, see adlab.guards); other tests of values are plain, constant answers
+_COMPARE_UFUNCS = {np.greater: ">", np.greater_equal: ">=", np.less: "<",
+                   np.less_equal: "<=", np.equal: "==", np.not_equal: "!="}
+_COMPARISONS = {np.sign, np.isfinite, np.isnan, np.isinf, np.signbit}
 
 
 def _reduction(prim):
@@ -603,7 +607,10 @@ def _no_rule(name: str, box) -> TypeError:
 
 
 def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
-    if ufunc in _COMPARISONS and method == "__call__":
+    op = _COMPARE_UFUNCS.get(ufunc)
+    if op is not None and method == "__call__" and not kwargs and len(inputs) == 2:
+        return core._compare(op, *inputs)  # np.greater(x, 0), or an array on the left
+    if (ufunc in _COMPARISONS or op is not None) and method == "__call__":
         return ufunc(*[raw(x) for x in inputs], **kwargs)
     fn = _UFUNCS.get(ufunc)
     if fn is None or method != "__call__" or kwargs:

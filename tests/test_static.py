@@ -375,3 +375,23 @@ def test_several_outputs():
         ad.trace(lambda x: (x, (x, x)), 1.0)
     with pytest.raises(ad.AdlabError, match="gradient"):
         t.gradient()
+
+
+def test_numpy_comparisons_and_truth_tests_are_seen_by_static_graphs():
+    # np.greater(x, 0) and an array on the left of < go through the boxes' comparison
+    def masked(x):
+        return ad.where(np.greater(x, 0), x * x, -x)
+
+    def left(x):
+        return ad.where(np.zeros(2) < x, x * x, -x)
+
+    for f in (masked, left):
+        t = ad.trace(f, np.array([1.0, -2.0]))
+        new = np.array([-1.0, 3.0])
+        np.testing.assert_allclose(t(new), f(new))  # the mask is recomputed, not frozen
+    # `if x:` on a traced scalar is the guard x != 0
+    t = ad.trace(lambda x: x * 2 if x else x + 1, 3.0)
+    assert [g.text for g in t.guards] == ["v0 != 0"]
+    assert t(5.0) == 10.0
+    with pytest.raises(ad.GuardError):
+        t(0.0)
