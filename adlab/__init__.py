@@ -24,14 +24,15 @@ expression swell), :mod:`adlab.static` (static graphs: replay, gradient graphs, 
 the training loop, the digits), :mod:`adlab.backprop` (an MLP's backward pass by hand).
 """
 
-from adlab import backprop, datasets, nn, numeric, optim, symbolic
+from adlab import backprop, datasets, dispatch, nn, numeric, optim, symbolic  # noqa: F401
 from adlab.check import GradientCheckError, check_grads
-from adlab.core import AdlabError, Box, Primitive, ShapeError
-from adlab.forward import Dual, jacfwd, jvp
+from adlab.core import AdlabError, Box, ShapeError
+from adlab.forward import Dual, jvp
 from adlab.guards import GuardError
 from adlab.memory import SavedMemory, checkpoint, saved_memory
 from adlab.ops import (
     REGISTRY,
+    Primitive,
     absolute,
     add,
     broadcast_to,
@@ -71,8 +72,9 @@ from adlab.ops import (
     where,
     zeros_like,
 )
-from adlab.reverse import Var, grad, hessian, jacrev, value_and_grad, vjp
+from adlab.reverse import Var, vjp
 from adlab.trace import Adjoints, Contribution, Guard, Node, Tangents, Trace, trace
+from adlab.transforms import grad, hessian, jacfwd, jacrev, value_and_grad
 
 abs = absolute  # noqa: A001 - ad.abs, like np.abs
 

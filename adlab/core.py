@@ -29,15 +29,14 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import inspect
 import itertools
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-__all__ = ["Primitive", "Box", "Level", "AdlabError", "ShapeError", "primal", "raw"]
+__all__ = ["Box", "Level", "AdlabError", "ShapeError", "primal", "raw"]
 
 
 #: Sweeps run so far, by kind. Transformations count themselves here (one increment a
@@ -72,7 +71,8 @@ class Level:
     def __init__(self, number: int | None = None):
         self.number = next(_level_counter) if number is None else number
 
-    def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
+    def process(self, prim, args: tuple, params: dict) -> Any:
+        """Handle a call of the primitive ``prim`` (an :class:`adlab.ops.Primitive`)."""
         raise NotImplementedError  # pragma: no cover - each kind of level overrides it
 
 
@@ -81,7 +81,7 @@ class Box:
 
     Subclasses are :class:`adlab.Dual` (forward mode) and :class:`adlab.Var` (reverse
     mode). Arithmetic operators, NumPy ufuncs and NumPy functions on boxes all route to
-    adlab's primitives (installed by :mod:`adlab.ops`).
+    adlab's primitives (installed by :mod:`adlab.dispatch`).
     """
 
     __slots__ = ("value", "_level")
@@ -199,184 +199,3 @@ def raw(x: Any) -> Any:
     while isinstance(x, Box):
         x = x.value
     return x
-
-
-# ---------------------------------------------------------------------------------
-# Primitives
-# ---------------------------------------------------------------------------------
-
-Rule = Callable[..., Any]
-
-
-class Primitive:
-    """An operation adlab knows how to evaluate and differentiate.
-
-    Parameters
-    ----------
-    name:
-        Short name used in traces and error messages (``"mul"``, ``"sin"``).
-    impl:
-        Evaluates the operation on plain numbers / arrays.
-    argnames:
-        Names of the positional arguments, as the rules and ``reads`` use them
-        (``"x y"``); ``"*xs"`` for a variable number of arguments.
-    jvp:
-        One rule per argument, ``rule(t, ans, *args, **params)``: the contribution of
-        argument ``i``'s tangent ``t`` to the output tangent. ``None`` in place of a
-        rule marks an argument that cannot be differentiated.
-    vjp:
-        One rule per argument, ``rule(g, ans, *args, **params)``: the contribution of
-        the output adjoint ``g`` to argument ``i``'s adjoint. Broadcasting is undone
-        for you: a rule may return an array of the output's shape for an argument that
-        was broadcast, and adlab sums it back.
-    vjp_n:
-        For variadic primitives: one rule ``rule(i, g, ans, *args, **params)``.
-    linear:
-        The operation is linear in its (differentiable) arguments jointly, so its JVP is
-        the operation itself applied to the tangents (zeros for missing ones).
-    reads:
-        For each argument, the names (from ``argnames``, or ``"ans"`` for the output)
-        whose *values* that argument's VJP rule reads. Reverse mode must store exactly
-        these values from the forward pass. Shapes do not count: they are tiny.
-    """
-
-    __slots__ = ("name", "impl", "argnames", "variadic", "jvp_rules", "vjp_rules",
-                 "vjp_n", "linear", "reads", "doc", "nargs", "param_names")
-
-    def __init__(self, name: str, impl: Callable, argnames: str, *,
-                 jvp: Sequence[Rule | None] = (), vjp: Sequence[Rule | None] = (),
-                 vjp_n: Rule | None = None, linear: bool = False,
-                 reads: Sequence[str] = (), doc: str | None = None):
-        self.name = name
-        self.impl = impl
-        self.variadic = argnames.startswith("*")
-        self.argnames = tuple(argnames.lstrip("*").split())
-        self.jvp_rules = tuple(jvp)
-        self.vjp_rules = tuple(vjp)
-        self.vjp_n = vjp_n
-        self.linear = linear
-        self.reads = tuple(tuple(r.split()) for r in reads)
-        self.doc = doc
-        self.nargs = len(self.argnames)
-        try:  # parameters after the operands may also be passed by position
-            names = list(inspect.signature(impl).parameters)
-            self.param_names = tuple(names[self.nargs:]) if not self.variadic else ()
-        except (TypeError, ValueError):
-            self.param_names = ()
-
-    def __repr__(self) -> str:
-        return f"<adlab primitive {self.name}>"
-
-    def __call__(self, *args, **params):
-        if len(args) > self.nargs and not self.variadic:  # e.g. reshape(x, (2, 3))
-            params.update(zip(self.param_names, args[self.nargs:]))
-            args = args[:self.nargs]
-        # Find the highest level among the arguments; it handles this call first.
-        top = None
-        for a in args:
-            if isinstance(a, Box) and (top is None or a._level.number > top.number):
-                top = a._level
-        if top is None:
-            try:
-                return self.impl(*args, **params)
-            except ValueError as e:
-                raise self.shape_error(e, args) from None
-        return top.process(self, args, params)
-
-    def evaluate(self, args: tuple, params: dict) -> Any:
-        """Run ``impl`` on plain values, turning NumPy's shape errors into clear ones."""
-        try:
-            return self.impl(*args, **params)
-        except ValueError as e:
-            raise self.shape_error(e, args) from None
-
-    def shape_error(self, e: ValueError, args: tuple) -> Exception:
-        """A :class:`ShapeError` naming this operation and the operands' shapes."""
-        text = str(e)
-        if not any(word in text for word in ("shape", "broadcast", "dimension", "size")):
-            return e
-        shapes = " and ".join(str(np.shape(raw(a))) for a in args)
-        return ShapeError(
-            f"{self.name}: the operands' shapes {shapes} do not fit together ({text}). "
-            "Check the shapes with .shape; reshape, transpose or index the operands so "
-            "that they match."
-        )
-
-    # -- rules ---------------------------------------------------------------------
-
-    def differentiable(self, i: int) -> bool:
-        if self.variadic:
-            return self.vjp_n is not None
-        return i < len(self.vjp_rules) and self.vjp_rules[i] is not None
-
-    def jvp_term(self, i: int, t, ans, args: tuple, params: dict):
-        """Contribution of argument ``i``'s tangent ``t`` to the output tangent."""
-        if self.linear:  # the operation itself, applied to t and zero tangents elsewhere
-            tangents = [None] * len(args)
-            tangents[i] = t
-            return self.jvp(tangents, ans, args, params)
-        rule = self.jvp_rules[i] if i < len(self.jvp_rules) else None
-        if rule is None:
-            raise AdlabError(f"{self.name} is not differentiable in its argument "
-                             f"{self.argnames[i]!r}")
-        return rule(t, ans, *args, **params)
-
-    def jvp(self, tangents: Sequence, ans, args: tuple, params: dict):
-        """Output tangent from the arguments' tangents (``None`` means zero)."""
-        if self.linear:
-            zeros = [np.zeros_like(raw(a)) if t is None else t for a, t in zip(args, tangents)]
-            out = self(*zeros, **params)
-        else:
-            out = None
-            for i, t in enumerate(tangents):
-                if t is not None:
-                    term = self.jvp_term(i, t, ans, args, params)
-                    out = term if out is None else out + term
-        if out is None:
-            return None
-        return broadcast_to_shape(out, np.shape(raw(ans)))
-
-    def vjp(self, i: int, g, ans, args: tuple, params: dict):
-        """Contribution of the output adjoint ``g`` to argument ``i``'s adjoint."""
-        if self.variadic:
-            ct = self.vjp_n(i, g, ans, *args, **params)
-        else:
-            ct = self.vjp_rules[i](g, ans, *args, **params)
-        shape = getattr(args[i], "shape", ())
-        return ct if getattr(ct, "shape", ()) == shape else unbroadcast(ct, shape)
-
-    def reads_of(self, i: int) -> tuple:
-        """Names of the values (argument names or ``"ans"``) argument ``i``'s VJP reads."""
-        if self.variadic:
-            return self.reads[0] if self.reads else ()
-        return self.reads[i] if i < len(self.reads) else ()
-
-
-# Broadcasting helpers. They call primitives defined in adlab.ops, imported lazily
-# to keep this module free of import cycles.
-
-def unbroadcast(ct, shape: tuple):
-    """Sum ``ct`` over the axes along which a value of ``shape`` was broadcast."""
-    ct_shape = getattr(ct, "shape", ())
-    if ct_shape == shape:
-        return ct
-    from adlab import ops
-
-    extra = len(ct_shape) - len(shape)
-    if extra > 0:
-        ct = ops.sum(ct, axis=tuple(range(extra)))
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and ct_shape[extra + i] != 1)
-    if axes:
-        ct = ops.sum(ct, axis=axes, keepdims=True)
-    if getattr(ct, "shape", ()) != shape:  # e.g. a 0-d array for a scalar
-        ct = ops.reshape(ct, shape)
-    return ct
-
-
-def broadcast_to_shape(x, shape: tuple):
-    """``x`` broadcast to ``shape`` (a no-op when it already has that shape)."""
-    if getattr(x, "shape", ()) == shape:
-        return x
-    from adlab import ops
-
-    return ops.broadcast_to(x, shape)

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from adlab.core import SWEEPS, AdlabError, Box, Level, Primitive, gc_paused, primal, raw
+from adlab.core import SWEEPS, AdlabError, Box, Level, gc_paused, primal, raw
+from adlab.ops import Primitive
 from adlab.tree import as_float, flatten, unflatten
 
 
@@ -129,15 +130,3 @@ def _unpack_out(out, level):
             values.append(x)
             tangents.append(np.zeros_like(raw(x), dtype=float)[()])
     return unflatten(treedef, values), unflatten(treedef, tangents)
-
-
-def jacfwd(f: Callable, argnums: int | tuple = 0) -> Callable:
-    r"""The Jacobian by forward mode: one JVP per input entry, i.e. column by column.
-
-    For :math:`f:\mathbb{R}^n\to\mathbb{R}^m`, column :math:`j` is the JVP with the
-    one-hot seed :math:`e_j`, so this makes :math:`n` forward sweeps. The result has
-    shape ``f(x).shape + x.shape``.
-    """
-    from adlab.reverse import _jacobian
-
-    return _jacobian(f, argnums, by="columns")

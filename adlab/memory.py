@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from adlab.core import Primitive, raw
+from adlab.core import raw
+from adlab.ops import Primitive
 
 
 class _Checkpointed(Primitive):

@@ -201,7 +201,7 @@ def gradient(f: Callable, x: Any, method: str = "central", h: float | None = Non
 
 def _exact(f: Callable, x: float, order: int) -> float:
     """The ``order``-th derivative of ``f`` at ``x`` by adlab's reverse mode (nested)."""
-    from adlab.reverse import grad
+    from adlab.transforms import grad
 
     d = f
     for _ in range(order):

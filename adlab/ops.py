@@ -18,12 +18,190 @@ derivative is whatever the rule gives at that point. Nothing raises.
 from __future__ import annotations
 
 import builtins
+import inspect
 import math
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
-from adlab import core
-from adlab.core import Box, Primitive, raw
+from adlab.core import AdlabError, Box, ShapeError, raw
+
+# ---------------------------------------------------------------------------------
+# Primitives
+# ---------------------------------------------------------------------------------
+
+Rule = Callable[..., Any]
+
+
+class Primitive:
+    """An operation adlab knows how to evaluate and differentiate.
+
+    Parameters
+    ----------
+    name:
+        Short name used in traces and error messages (``"mul"``, ``"sin"``).
+    impl:
+        Evaluates the operation on plain numbers / arrays.
+    argnames:
+        Names of the positional arguments, as the rules and ``reads`` use them
+        (``"x y"``); ``"*xs"`` for a variable number of arguments.
+    jvp:
+        One rule per argument, ``rule(t, ans, *args, **params)``: the contribution of
+        argument ``i``'s tangent ``t`` to the output tangent. ``None`` in place of a
+        rule marks an argument that cannot be differentiated.
+    vjp:
+        One rule per argument, ``rule(g, ans, *args, **params)``: the contribution of
+        the output adjoint ``g`` to argument ``i``'s adjoint. Broadcasting is undone
+        for you: a rule may return an array of the output's shape for an argument that
+        was broadcast, and adlab sums it back.
+    vjp_n:
+        For variadic primitives: one rule ``rule(i, g, ans, *args, **params)``.
+    linear:
+        The operation is linear in its (differentiable) arguments jointly, so its JVP is
+        the operation itself applied to the tangents (zeros for missing ones).
+    reads:
+        For each argument, the names (from ``argnames``, or ``"ans"`` for the output)
+        whose *values* that argument's VJP rule reads. Reverse mode must store exactly
+        these values from the forward pass. Shapes do not count: they are tiny.
+    """
+
+    __slots__ = ("name", "impl", "argnames", "variadic", "jvp_rules", "vjp_rules",
+                 "vjp_n", "linear", "reads", "doc", "nargs", "param_names")
+
+    def __init__(self, name: str, impl: Callable, argnames: str, *,
+                 jvp: Sequence[Rule | None] = (), vjp: Sequence[Rule | None] = (),
+                 vjp_n: Rule | None = None, linear: bool = False,
+                 reads: Sequence[str] = (), doc: str | None = None):
+        self.name = name
+        self.impl = impl
+        self.variadic = argnames.startswith("*")
+        self.argnames = tuple(argnames.lstrip("*").split())
+        self.jvp_rules = tuple(jvp)
+        self.vjp_rules = tuple(vjp)
+        self.vjp_n = vjp_n
+        self.linear = linear
+        self.reads = tuple(tuple(r.split()) for r in reads)
+        self.doc = doc
+        self.nargs = len(self.argnames)
+        try:  # parameters after the operands may also be passed by position
+            names = list(inspect.signature(impl).parameters)
+            self.param_names = tuple(names[self.nargs:]) if not self.variadic else ()
+        except (TypeError, ValueError):
+            self.param_names = ()
+
+    def __repr__(self) -> str:
+        return f"<adlab primitive {self.name}>"
+
+    def __call__(self, *args, **params):
+        if len(args) > self.nargs and not self.variadic:  # e.g. reshape(x, (2, 3))
+            params.update(zip(self.param_names, args[self.nargs:]))
+            args = args[:self.nargs]
+        # Find the highest level among the arguments; it handles this call first.
+        top = None
+        for a in args:
+            if isinstance(a, Box) and (top is None or a._level.number > top.number):
+                top = a._level
+        if top is None:
+            try:
+                return self.impl(*args, **params)
+            except ValueError as e:
+                raise self.shape_error(e, args) from None
+        return top.process(self, args, params)
+
+    def evaluate(self, args: tuple, params: dict) -> Any:
+        """Run ``impl`` on plain values, turning NumPy's shape errors into clear ones."""
+        try:
+            return self.impl(*args, **params)
+        except ValueError as e:
+            raise self.shape_error(e, args) from None
+
+    def shape_error(self, e: ValueError, args: tuple) -> Exception:
+        """A :class:`ShapeError` naming this operation and the operands' shapes."""
+        text = str(e)
+        if not any(word in text for word in ("shape", "broadcast", "dimension", "size")):
+            return e
+        shapes = " and ".join(str(np.shape(raw(a))) for a in args)
+        return ShapeError(
+            f"{self.name}: the operands' shapes {shapes} do not fit together ({text}). "
+            "Check the shapes with .shape; reshape, transpose or index the operands so "
+            "that they match."
+        )
+
+    # -- rules ---------------------------------------------------------------------
+
+    def differentiable(self, i: int) -> bool:
+        if self.variadic:
+            return self.vjp_n is not None
+        return i < len(self.vjp_rules) and self.vjp_rules[i] is not None
+
+    def jvp_term(self, i: int, t, ans, args: tuple, params: dict):
+        """Contribution of argument ``i``'s tangent ``t`` to the output tangent."""
+        if self.linear:  # the operation itself, applied to t and zero tangents elsewhere
+            tangents = [None] * len(args)
+            tangents[i] = t
+            return self.jvp(tangents, ans, args, params)
+        rule = self.jvp_rules[i] if i < len(self.jvp_rules) else None
+        if rule is None:
+            raise AdlabError(f"{self.name} is not differentiable in its argument "
+                             f"{self.argnames[i]!r}")
+        return rule(t, ans, *args, **params)
+
+    def jvp(self, tangents: Sequence, ans, args: tuple, params: dict):
+        """Output tangent from the arguments' tangents (``None`` means zero)."""
+        if self.linear:
+            zeros = [np.zeros_like(raw(a)) if t is None else t for a, t in zip(args, tangents)]
+            out = self(*zeros, **params)
+        else:
+            out = None
+            for i, t in enumerate(tangents):
+                if t is not None:
+                    term = self.jvp_term(i, t, ans, args, params)
+                    out = term if out is None else out + term
+        if out is None:
+            return None
+        return broadcast_to_shape(out, np.shape(raw(ans)))
+
+    def vjp(self, i: int, g, ans, args: tuple, params: dict):
+        """Contribution of the output adjoint ``g`` to argument ``i``'s adjoint."""
+        if self.variadic:
+            ct = self.vjp_n(i, g, ans, *args, **params)
+        else:
+            ct = self.vjp_rules[i](g, ans, *args, **params)
+        shape = getattr(args[i], "shape", ())
+        return ct if getattr(ct, "shape", ()) == shape else unbroadcast(ct, shape)
+
+    def reads_of(self, i: int) -> tuple:
+        """Names of the values (argument names or ``"ans"``) argument ``i``'s VJP reads."""
+        if self.variadic:
+            return self.reads[0] if self.reads else ()
+        return self.reads[i] if i < len(self.reads) else ()
+
+
+# Broadcasting helpers: the engine undoes broadcasting with the primitives below.
+
+def unbroadcast(ct, shape: tuple):
+    """Sum ``ct`` over the axes along which a value of ``shape`` was broadcast."""
+    ct_shape = getattr(ct, "shape", ())
+    if ct_shape == shape:
+        return ct
+    extra = len(ct_shape) - len(shape)
+    if extra > 0:
+        ct = sum(ct, axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and ct_shape[extra + i] != 1)
+    if axes:
+        ct = sum(ct, axis=axes, keepdims=True)
+    if getattr(ct, "shape", ()) != shape:  # e.g. a 0-d array for a scalar
+        ct = reshape(ct, shape)
+    return ct
+
+
+def broadcast_to_shape(x, shape: tuple):
+    """``x`` broadcast to ``shape`` (a no-op when it already has that shape)."""
+    if getattr(x, "shape", ()) == shape:
+        return x
+    return broadcast_to(x, shape)
+
 
 REGISTRY: dict[str, Primitive] = {}
 
@@ -543,130 +721,6 @@ def zeros_like(x):
 
 def ones_like(x):
     return np.ones_like(raw(x), dtype=float)
-
-
-# ---------------------------------------------------------------------------------
-# Operators and NumPy dispatch on boxes
-# ---------------------------------------------------------------------------------
-
-_UFUNCS = {
-    np.add: add, np.subtract: sub, np.multiply: mul, np.true_divide: div,
-    np.power: pow, np.negative: neg, np.sin: sin, np.cos: cos, np.tan: tan,
-    np.exp: exp, np.log: log, np.sqrt: sqrt, np.absolute: absolute, np.tanh: tanh,
-    np.maximum: maximum, np.minimum: minimum, np.matmul: matmul,
-    np.positive: lambda x: x, np.square: lambda x: x * x,
-}
-# comparisons go through the boxes' own comparison (so a static graph sees them as
-# conditions, see adlab.guards); other tests of values are plain, constant answers
-_COMPARE_UFUNCS = {np.greater: ">", np.greater_equal: ">=", np.less: "<",
-                   np.less_equal: "<=", np.equal: "==", np.not_equal: "!="}
-_COMPARISONS = {np.sign, np.isfinite, np.isnan, np.isinf, np.signbit}
-
-
-def _reduction(prim):
-    def call(x, axis=None, keepdims=False, **kw):
-        _no_extras(prim.name, kw)
-        return prim(x, axis=axis, keepdims=keepdims)
-    return call
-
-
-def _no_extras(name, kw):
-    extra = {k: v for k, v in kw.items() if v is not None and v is not np._NoValue}
-    if extra:
-        raise TypeError(f"adlab's {name} does not support the argument(s) {sorted(extra)}")
-
-
-_FUNCTIONS = {
-    np.sum: _reduction(sum), np.mean: _reduction(mean), np.max: _reduction(max),
-    np.amax: _reduction(max),
-    np.reshape: lambda x, shape=None, newshape=None, **kw: reshape(
-        x, shape if shape is not None else newshape),
-    np.transpose: lambda x, axes=None: transpose(x, axes),
-    np.concatenate: lambda arrays, axis=0: concatenate(arrays, axis),
-    np.stack: lambda arrays, axis=0: stack(arrays, axis),
-    np.where: lambda c, x, y: where(c, x, y), np.dot: dot,
-    np.broadcast_to: lambda x, shape: broadcast_to(x, shape),
-    np.expand_dims: expand_dims, np.squeeze: squeeze, np.swapaxes: swapaxes,
-    np.shape: _shape, np.ndim: lambda x: np.ndim(raw(x)), np.size: lambda x: np.size(raw(x)),
-    np.zeros_like: lambda x, *a, **k: np.zeros_like(raw(x), *a, **k),
-    np.ones_like: lambda x, *a, **k: np.ones_like(raw(x), *a, **k),
-    np.allclose: lambda a, b, *r, **k: np.allclose(raw(a), raw(b), *r, **k),
-    np.isclose: lambda a, b, *r, **k: np.isclose(raw(a), raw(b), *r, **k),
-    np.result_type: lambda *a: np.result_type(*[raw(x) for x in a]),
-}
-
-
-def _no_rule(name: str, box) -> TypeError:
-    return TypeError(
-        f"numpy.{name} was called on an adlab {type(box).__name__}, but adlab has no "
-        f"derivative rule for it. adlab's primitives are: {', '.join(sorted(REGISTRY))}. "
-        f"Write the function with those, register a new Primitive with its JVP and VJP "
-        f"rules (see adlab.ops), or call numpy.{name} on .value if you do not need its "
-        "derivative."
-    )
-
-
-def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
-    op = _COMPARE_UFUNCS.get(ufunc)
-    if op is not None and method == "__call__" and not kwargs and len(inputs) == 2:
-        return core._compare(op, *inputs)  # np.greater(x, 0), or an array on the left
-    if (ufunc in _COMPARISONS or op is not None) and method == "__call__":
-        return ufunc(*[raw(x) for x in inputs], **kwargs)
-    fn = _UFUNCS.get(ufunc)
-    if fn is None or method != "__call__" or kwargs:
-        what = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
-        if kwargs and fn is not None:
-            raise TypeError(f"numpy.{what} with {sorted(kwargs)} is not supported on adlab "
-                            "values: call it without out=/where=/dtype=.")
-        raise _no_rule(what, self)
-    return fn(*inputs)
-
-
-def _array_function(self, func, types, args, kwargs):
-    fn = _FUNCTIONS.get(func)
-    if fn is None:
-        module = func.__module__.removeprefix("numpy").strip(".")
-        raise _no_rule(f"{module}.{func.__name__}" if module else func.__name__, self)
-    return fn(*args, **kwargs)
-
-
-def _index(self, idx):
-    if isinstance(idx, Box):
-        idx = raw(idx)
-    return getitem(self, idx)
-
-
-def _transpose_method(self, *axes):
-    # like ndarray.transpose: x.transpose(), x.transpose(1, 0) or x.transpose((1, 0))
-    if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
-        axes = axes[0]
-    return transpose(self, tuple(axes) if axes else None)
-
-
-def _install_operators(cls) -> None:
-    ops = {
-        "__add__": lambda s, o: add(s, o), "__radd__": lambda s, o: add(o, s),
-        "__sub__": lambda s, o: sub(s, o), "__rsub__": lambda s, o: sub(o, s),
-        "__mul__": lambda s, o: mul(s, o), "__rmul__": lambda s, o: mul(o, s),
-        "__truediv__": lambda s, o: div(s, o), "__rtruediv__": lambda s, o: div(o, s),
-        "__pow__": lambda s, o: pow(s, o), "__rpow__": lambda s, o: pow(o, s),
-        "__matmul__": lambda s, o: matmul(s, o), "__rmatmul__": lambda s, o: matmul(o, s),
-        "__neg__": lambda s: neg(s), "__pos__": lambda s: s,
-        "__abs__": lambda s: absolute(s), "__getitem__": _index,
-        "__array_ufunc__": _array_ufunc, "__array_function__": _array_function,
-        "T": property(lambda s: transpose(s)),
-        "sum": lambda s, axis=None, keepdims=False: sum(s, axis=axis, keepdims=keepdims),
-        "mean": lambda s, axis=None, keepdims=False: mean(s, axis=axis, keepdims=keepdims),
-        "max": lambda s, axis=None, keepdims=False: max(s, axis=axis, keepdims=keepdims),
-        "reshape": lambda s, *shape: reshape(
-            s, shape[0] if len(shape) == 1 and isinstance(shape[0], tuple) else shape),
-        "transpose": _transpose_method,
-    }
-    for name, fn in ops.items():
-        setattr(cls, name, fn)
-
-
-_install_operators(Box)
 
 
 def rule_table() -> str:

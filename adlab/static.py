@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from adlab import core, ops
-from adlab.core import AdlabError, Box, Primitive, raw
+from adlab.core import AdlabError, Box, raw
 from adlab.guards import (
     Expr,
     GuardError,
@@ -43,6 +43,7 @@ from adlab.guards import (
     _value,
     compare,
 )
+from adlab.ops import Primitive
 from adlab.tree import as_float
 
 __all__ = ["GuardError", "replay", "gradient", "to_code", "compile_trace", "seed"]
@@ -176,7 +177,8 @@ seed = Primitive("seed", lambda y: np.ones_like(y, dtype=float)[()], "y",
 def gradient(trace, argnums=None):
     """The trace of the gradient of ``trace`` at its traced inputs: forward and backward
     pass as one graph (every VJP rule is written in adlab's operations)."""
-    from adlab.reverse import _argnums, _fix_others, vjp
+    from adlab.reverse import vjp
+    from adlab.transforms import _argnums, _fix_others
     from adlab.trace import record
 
     n = len(trace.inputs)

@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from adlab.core import Box, Level, Primitive, raw
+from adlab.core import Box, Level, raw
+from adlab.ops import Primitive
 
 # ---------------------------------------------------------------------------------
 # Symbols: boxes that write down what is done to them

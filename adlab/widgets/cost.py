@@ -189,8 +189,7 @@ class CostExplorer(_Displayable):
         self._measure()
 
     def _measure(self) -> None:
-        from adlab.forward import jacfwd
-        from adlab.reverse import jacrev
+        from adlab.transforms import jacfwd, jacrev
 
         n, m = self._n, self._m
         f, x = make_function(n, m, self.hidden, self.fn_seed)
