@@ -21,6 +21,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+import ops_arrays
+import ops_elementwise
+
 import adlab as ad
 from adlab import ops
 from adlab.core import raw
@@ -105,7 +108,7 @@ COVERED = {
 
 
 def test_every_registered_primitive_is_covered():
-    assert set(REGISTRY) == COVERED
+    assert set(REGISTRY) == COVERED | ops_elementwise.COVERED | ops_arrays.COVERED
 
 
 SMOOTH_UNARY = {  # name: (low, high) of a domain where the function is smooth
@@ -752,6 +755,9 @@ def _typical(name, rng):
         if name == "concatenate":
             return [((u(2, 3), u(1, 3), u(4, 3)), {"axis": 0}), ((u(2, 3), u(2, 1)), {"axis": -1})]
         return [((u(2, 3), u(2, 3), u(2, 3)), {"axis": 1}), ((u(4), u(4)), {"axis": -1})]
+    for more in (ops_elementwise.TYPICAL, ops_arrays.TYPICAL):
+        if name in more:
+            return more[name](rng)
     raise AssertionError(f"no typical inputs for {name}")
 
 
