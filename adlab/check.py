@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from adlab import fmt, ops
 from adlab.core import AdlabError, raw
 from adlab.forward import jvp
 from adlab.numeric import central_difference
@@ -52,7 +53,7 @@ def _check(f, args, modes, order, rng, rtol, atol, what, labels):
         direction = [np.zeros(s) for s in shapes]
         direction[i] = rng.standard_normal(shape)
         numeric = central_difference(f, args, direction)
-        where = f"{what}, input {i} ({labels[i]}) in direction {_fmt(direction[i])}"
+        where = f"{what}, input {i} ({labels[i]}) in direction {fmt.array(direction[i])}"
         if "fwd" in modes:
             _, tangent = jvp(f, args, direction)
             _compare(tangent, numeric, rtol, atol, f"forward mode (jvp) of {where}")
@@ -71,7 +72,6 @@ def _check(f, args, modes, order, rng, rtol, atol, what, labels):
             return jvp(f, xs, v)[1]
         _check(f_jvp, args, modes, order - 1, rng, rtol, atol, f"the JVP of {what}", labels)
     if "rev" in modes:
-        from adlab import ops
         u = rng.standard_normal(np.shape(raw(f(*args))))
 
         def f_vjp(*xs):
@@ -92,11 +92,8 @@ def _compare(got, expected, rtol, atol, where):
     bad = err > atol + rtol * np.abs(expected)
     if np.any(bad) or not np.all(np.isfinite(got) == np.isfinite(expected)):
         raise GradientCheckError(
-            f"{where}: AD gives {_fmt(got)}, central differences give {_fmt(expected)} "
-            f"(largest difference {np.max(err, initial=0.0):.3g}, tolerance atol={atol:g} + "
-            f"rtol={rtol:g}·|expected|). A derivative rule on this path is likely wrong."
+            f"{where}: AD gives {fmt.array(got)}, central differences give "
+            f"{fmt.array(expected)} (largest difference {fmt.number(np.max(err, initial=0.0), 3)}"
+            f", tolerance atol={fmt.number(atol)} + rtol={fmt.number(rtol)}·|expected|). A "
+            "derivative rule on this path is likely wrong."
         )
-
-
-def _fmt(x) -> str:
-    return np.array2string(np.asarray(x), precision=4, threshold=8, separator=", ")

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Box", "Level", "AdlabError", "ShapeError", "primal", "raw"]
+__all__ = ["Box", "Level", "AdlabError", "ShapeError", "ConversionError", "primal", "raw"]
 
 
 #: Sweeps run so far, by kind. Transformations count themselves here (one increment a
@@ -52,6 +52,17 @@ class ShapeError(AdlabError, ValueError):
     """Operands of an operation do not fit together."""
 
 
+class ConversionError(AdlabError, TypeError):
+    """A value being differentiated was converted to a plain number or array.
+
+    ``float(x)``, ``int(x)``, ``math.sin(x)``, ``np.array(x, dtype=float)``, or NumPy
+    making an array from a list of values (``np.array([x0, x1])``, ``np.mean([x, y])``)
+    would drop the derivative. The message (written by :mod:`adlab.conversions`) names
+    the fix: adlab's operation (``ad.sin`` instead of ``math.sin``), ``ad.stack`` for
+    lists, or ``.value`` to read a number on purpose.
+    """
+
+
 # ---------------------------------------------------------------------------------
 # Levels and boxes
 # ---------------------------------------------------------------------------------
@@ -63,13 +74,17 @@ class Level:
     """One running transformation (a forward-mode sweep, a tape, ...).
 
     Levels are numbered in the order they start, so an inner (nested) transformation
-    always has a higher number than the one around it.
+    always has a higher number than the one around it. ``active`` is true while the
+    transformation runs the function (see :func:`running`): converting one of its
+    values to a plain number then raises instead of silently dropping the derivative.
+    The user-facing levels 0 and 1 (hand-made Duals and Vars) are never active.
     """
 
-    __slots__ = ("number",)
+    __slots__ = ("number", "active")
 
     def __init__(self, number: int | None = None):
         self.number = next(_level_counter) if number is None else number
+        self.active = False
 
     def process(self, prim, args: tuple, params: dict) -> Any:
         """Handle a call of the primitive ``prim`` (an :class:`adlab.ops.Primitive`)."""
@@ -111,11 +126,27 @@ class Box:
         # `if x:` is the comparison x != 0 (a static graph records it as a guard)
         return bool(_compare("!=", self, 0))
 
+    # Conversions to plain numbers drop the derivative. A finished value (a hand-made
+    # Var or Dual, or one whose transformation has returned) converts, like PyTorch's
+    # .item(); a value that a running transformation differentiates raises (see
+    # adlab.conversions), so that math.sin(x), float(x) or np.array([x, y]) can
+    # never give a silently wrong derivative.
     def __float__(self) -> float:
+        _check_detach(self, "float")
         return float(raw(self.value))
 
     def __int__(self) -> int:
+        _check_detach(self, "int")
         return int(raw(self.value))
+
+    def __complex__(self) -> complex:
+        _check_detach(self, "complex")
+        return complex(raw(self.value))
+
+    def __array__(self, dtype=None, copy=None):
+        _check_detach(self, "array")
+        a = raw(self.value)
+        return np.array(a, dtype=dtype, copy=True) if copy else np.asarray(a, dtype=dtype)
 
     def __index__(self) -> int:
         raise TypeError(
@@ -150,6 +181,24 @@ class Box:
         return _compare("!=", self, other)
 
     __hash__ = object.__hash__
+
+
+#: Set by :mod:`adlab.conversions`: ``message(box, inner, what)`` explains a refused
+#: conversion (``inner``: the box of a running level, ``what``: float, int, complex, array).
+conversion_message: Callable[[Box, Box, str], str] | None = None
+
+
+def _check_detach(box: Box, what: str) -> None:
+    """Raise if converting ``box`` would detach a value a running transformation needs."""
+    x = box
+    while isinstance(x, Box):
+        if getattr(x._level, "active", False):
+            message = conversion_message
+            raise ConversionError(
+                message(box, x, what) if message is not None else
+                f"{what}() of a value being differentiated would drop its derivative: "
+                "keep it as an adlab value, or read .value on purpose.")
+        x = x.value
 
 
 COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
@@ -187,6 +236,16 @@ def gc_paused():
     finally:
         if was_enabled:
             gc.enable()
+
+
+@contextlib.contextmanager
+def running(level: Level):
+    """Mark ``level`` active while its transformation runs the function (errors included)."""
+    level.active = True
+    try:
+        yield level
+    finally:
+        level.active = False
 
 
 def primal(x: Any, level: Level) -> Any:

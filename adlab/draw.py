@@ -33,8 +33,10 @@ from typing import Any
 import graphviz
 import numpy as np
 
-__all__ = ["draw", "Graph", "fmt", "shape_text", "node_expression", "local_partial", "COLORS",
-           "INSTALL_HINT"]
+from adlab import fmt
+from adlab.core import raw
+
+__all__ = ["draw", "Graph", "node_expression", "local_partial", "COLORS", "INSTALL_HINT"]
 
 # One palette for the graphs and the widgets (adlab.widgets reads it too).
 COLORS = {
@@ -57,65 +59,8 @@ INSTALL_HINT = (
 )
 
 _MODES = ("value", "tangent", "adjoint")
-_SMALL = 6  # arrays with at most this many entries show their values
-
-
-# ---------------------------------------------------------------------------------
-# Numbers
-# ---------------------------------------------------------------------------------
-
-def _dtype(a: np.ndarray) -> str:
-    kind = {"f": "f", "i": "i", "u": "u", "b": "bool", "c": "c"}.get(a.dtype.kind, "")
-    return "bool" if kind == "bool" else f"{kind}{a.dtype.itemsize * 8}" if kind \
-        else str(a.dtype)
-
-
-def shape_text(x: Any) -> str:
-    """``f64[4, 3]`` for an array, ``scalar`` for a number."""
-    a = np.asarray(_raw(x))
-    if a.ndim == 0:
-        return "scalar"
-    return f"{_dtype(a)}[{', '.join(str(n) for n in a.shape)}]"
-
-
-def fmt(x: Any, small: int = _SMALL) -> str:
-    """A number with 6 significant digits; an array as its shape, plus its values if small.
-
-    >>> fmt(6.909297426825682)
-    '6.9093'
-    >>> fmt(np.array([1.0, 2.5]))
-    'f64[2] [1, 2.5]'
-    """
-    x = _raw(x)
-    if x is None:
-        return "?"
-    a = np.asarray(x)
-    if a.ndim == 0:
-        try:
-            return format(float(a), ".6g")
-        except (TypeError, ValueError):
-            return str(x)
-    text = shape_text(a)
-    if a.size <= small:
-        text += " " + _nested(a.tolist())
-    return text
-
-
-def _nested(v) -> str:
-    if isinstance(v, list):
-        return "[" + ", ".join(_nested(e) for e in v) + "]"
-    return format(float(v), ".6g")
-
-
-def _raw(x):
-    """The plain value inside any boxes (adlab.core.raw, without importing it eagerly)."""
-    from adlab.core import raw
-
-    return raw(x)
-
-
 def _is_scalar(x) -> bool:
-    return np.ndim(_raw(x)) == 0
+    return np.ndim(raw(x)) == 0
 
 
 # ---------------------------------------------------------------------------------
@@ -130,7 +75,7 @@ def local_partial(node, i: int) -> Any:
     arguments of scalar nodes.
     """
     v = node.var
-    return _raw(v._prim.jvp_term(i, 1.0, v.value, v._args, v._params))
+    return raw(v._prim.jvp_term(i, 1.0, v.value, v._args, v._params))
 
 
 # ---------------------------------------------------------------------------------
@@ -378,9 +323,9 @@ def _seed_text(seed) -> str:
     if seed is None:
         return "1"
     if isinstance(seed, (tuple, list)):
-        inner = ", ".join(fmt(s) for s in seed)
+        inner = ", ".join(fmt.compact(s) for s in seed)
         return f"({inner})" if len(seed) != 1 else inner
-    return fmt(seed)
+    return fmt.compact(seed)
 
 
 def node_expression(node) -> str:
@@ -389,13 +334,16 @@ def node_expression(node) -> str:
         return node.label or node.name
     inputs = set(node.inputs)
     parts = []
-    for a in node.args:
-        if isinstance(a, str) and a in inputs:
+    conditions = getattr(node, "conditions", {})
+    for i, a in enumerate(node.args):
+        if i in conditions:  # a comparison of traced values, as the trace writes it
+            parts.append(str(conditions[i]))
+        elif isinstance(a, str) and a in inputs:
             parts.append(str(a))
         elif _is_scalar(a):
-            parts.append(fmt(a))
+            parts.append(fmt.number(a))
         else:
-            parts.append(f"const {fmt(a, small=3)}")
+            parts.append(f"const {fmt.compact(a, small=3)}")
     for k, v in (node.params or {}).items():
         text = repr(v)
         parts.append(f"{k}={text if len(text) <= 24 else text[:21] + '...'}")
@@ -420,16 +368,15 @@ def _cell(text: str, color: str, *, small: bool = False, bold: bool = False,
 
 
 def _value_rows(label: str, x, color: str) -> list[str]:
-    x = _raw(x)
+    x = raw(x)
     if x is None:
         return [_cell(f"{label}: ?", color)]
     if _is_scalar(x):
-        return [_cell(f"{label} {fmt(x)}", color)]
-    a = np.asarray(x)
-    rows = [_cell(f"{label} {shape_text(a)}", color)]
-    if a.size <= _SMALL:
-        rows.append(_cell(_nested(a.tolist()), color))
-    return rows
+        return [_cell(f"{label} {fmt.number(x)}", color)]
+    shape = fmt.shape(x)  # a row for the shape, and one for the entries of a small array
+    rows = [_cell(f"{label} {shape}", color)]
+    entries = fmt.compact(x).removeprefix(shape).strip()
+    return rows + [_cell(entries, color)] if entries else rows
 
 
 def _table(rows: Iterable[str]) -> str:
@@ -438,7 +385,7 @@ def _table(rows: Iterable[str]) -> str:
 
 
 def _tooltip(node, saved: bool, show_saved: bool) -> str:
-    text = f"{node.name} = {node_expression(node)} = {fmt(node.value)}"
+    text = f"{node.name} = {node_expression(node)} = {fmt.compact(node.value)}"
     if show_saved:
         text += ("; stored: a local partial of the reverse sweep reads this value" if saved
                  else "; not stored: no local partial reads this value")
@@ -450,14 +397,14 @@ def _partial_label(trace, node, i: int, source: str) -> str:
     head = f"∂{node.name}/∂{source}"
     if _is_scalar(node.value) and _is_scalar(src.value):
         try:
-            return f"{head} = {fmt(local_partial(node, i))}"
+            return f"{head} = {fmt.number(local_partial(node, i))}"
         except Exception:  # an argument without a derivative (e.g. where's condition)
             return f"{head}: none"
     return f"{head}: {_short_shape(src.value)}→{_short_shape(node.value)}"
 
 
 def _short_shape(x) -> str:
-    shape = np.shape(_raw(x))
+    shape = np.shape(raw(x))
     return "scalar" if shape == () else "[" + ", ".join(map(str, shape)) + "]"
 
 

@@ -19,9 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from adlab.core import SWEEPS, AdlabError, Box, Level, gc_paused, primal, raw
+from adlab import fmt
+from adlab.conversions import check_outputs
+from adlab.core import SWEEPS, AdlabError, Box, Level, gc_paused, primal, raw, running
 from adlab.ops import Primitive
-from adlab.tree import as_float, flatten, unflatten
+from adlab.tree import as_float, cast_like, flatten, unflatten, zeros_like_float
 
 
 class ForwardLevel(Level):
@@ -50,6 +52,10 @@ class Dual(Box):
     >>> z.value, z.tangent          # doctest: +SKIP
     (6.909..., 2.583...)            # z and dz/dx at (2, 3)
 
+    ``float(d)`` gives the plain value, a constant without tangent (inside ``ad.jvp``,
+    ``ad.jacfwd`` ... it raises :class:`adlab.ConversionError` instead; ``.value``
+    reads the number on purpose).
+
     Integer values are cast to float. The tangent defaults to zero and must have the
     value's shape.
     """
@@ -59,9 +65,9 @@ class Dual(Box):
     def __init__(self, value: Any, tangent: Any = None):
         value = as_float(value, "a Dual's value")
         if tangent is None:
-            tangent = np.zeros_like(raw(value), dtype=float)[()]
-        else:
-            tangent = as_float(tangent, "a Dual's tangent")
+            tangent = zeros_like_float(raw(value))
+        else:  # in the value's precision: float32 values get float32 tangents
+            tangent = cast_like(as_float(tangent, "a Dual's tangent"), raw(value))
             if np.shape(raw(tangent)) != np.shape(raw(value)):
                 raise AdlabError(
                     f"a Dual's tangent must have its value's shape: value has shape "
@@ -76,12 +82,7 @@ class Dual(Box):
         return d
 
     def __repr__(self) -> str:
-        return f"Dual({_fmt(self.value)}, tangent={_fmt(self.tangent)})"
-
-
-def _fmt(x) -> str:
-    x = raw(x)
-    return repr(float(x)) if np.ndim(x) == 0 else np.array2string(np.asarray(x), precision=6)
+        return f"Dual({fmt.array(self.value)}, tangent={fmt.array(self.tangent)})"
 
 
 def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
@@ -112,15 +113,16 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
                 f"jvp: tangent {i} has shape {np.shape(raw(t))} but its primal has shape "
                 f"{np.shape(raw(p))}; a tangent is a direction in the primal's space."
             )
-        boxes.append(Dual._make(p, t, level))
+        boxes.append(Dual._make(p, cast_like(t, raw(p)), level))  # in p's precision
     SWEEPS["forward_sweeps"] += 1
-    with gc_paused():
+    with gc_paused(), running(level):
         out = f(*unflatten(p_def, boxes))
     return _unpack_out(out, level)
 
 
 def _unpack_out(out, level):
     leaves, treedef = flatten(out)
+    check_outputs(leaves, "jvp")
     values, tangents = [], []
     for x in leaves:
         if isinstance(x, Dual) and x._level is level:
@@ -128,5 +130,5 @@ def _unpack_out(out, level):
             tangents.append(x.tangent)
         else:  # the output does not depend on the inputs
             values.append(x)
-            tangents.append(np.zeros_like(raw(x), dtype=float)[()])
+            tangents.append(zeros_like_float(raw(x)))
     return unflatten(treedef, values), unflatten(treedef, tangents)

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from adlab import core
+from adlab import core, fmt
 from adlab.core import AdlabError, Box, Level, raw
 
 __all__ = ["GuardError", "Guard", "Condition", "Mask", "Expr", "compare"]
@@ -142,7 +142,7 @@ class Condition:
         return _ufunc(ufunc, method, inputs, kwargs)
 
     def __repr__(self) -> str:
-        shown = [_show(raw(_plain(o))) if not isinstance(o, Condition) else repr(o)
+        shown = [fmt.compact(_plain(o)) if not isinstance(o, Condition) else repr(o)
                  for o in self.operands]
         return f"Condition({_render(self.op, shown, self.params)} -> {self.outcome})"
 
@@ -345,7 +345,7 @@ def _render(op: str, parts: list[str], params: tuple, code: bool = False) -> str
 
 
 def _show_text(x) -> str:
-    return str(x) if isinstance(x, _Ref) else _show(x)
+    return str(x) if isinstance(x, _Ref) else fmt.compact(x)
 
 
 def _value(spec, env: dict):
@@ -420,8 +420,8 @@ class Guard:
         n_ops = len(trace.nodes) - len(trace.inputs)
         when = ("right after the inputs, before the first operation" if self.after is None
                 else f"after {self.after}, operation {self.position} of {n_ops}")
-        values = "; ".join(f"{r} = {_show(trace[r].value)} when traced, "
-                           f"{_show(raw(env[r]))} now" for r in self.condition.refs())
+        values = "; ".join(f"{r} = {fmt.compact(trace[r].value)} when traced, "
+                           f"{fmt.compact(env[r])} now" for r in self.condition.refs())
         head = (f"guard {self.text} was {_show_outcome(self.outcome)} when {trace.fname} was "
                 f"traced, {_show_outcome(now)} now ({values}); checked {when}.")
         if self.kind == "branch":
@@ -443,22 +443,7 @@ class Guard:
 
 
 def _show_outcome(x) -> str:
-    return str(bool(x)) if np.ndim(x) == 0 else _show(x)
-
-
-def _show(x) -> str:
-    x = raw(x)
-    if isinstance(x, (bool, np.bool_)):
-        return str(bool(x))
-    if np.ndim(x) == 0:
-        try:
-            return f"{float(x):g}"
-        except (TypeError, ValueError):
-            return repr(x)
-    a = np.asarray(x)
-    text = f"{a.dtype}{list(a.shape)}"
-    return text + (" " + np.array2string(a.ravel(), precision=4, separator=", ")
-                   if a.size <= 6 else "")
+    return str(bool(x)) if np.ndim(x) == 0 else fmt.compact(x)
 
 
 def collect_guards(rec: _Recording | None, in_graph: set[int], names: list[str],

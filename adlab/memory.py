@@ -24,8 +24,12 @@ from typing import Any
 
 import numpy as np
 
+from adlab import fmt
 from adlab.core import raw
+from adlab.forward import jvp
 from adlab.ops import Primitive
+from adlab.reverse import vjp
+from adlab.trace import trace
 
 
 class _Checkpointed(Primitive):
@@ -46,8 +50,6 @@ class _Checkpointed(Primitive):
         last = self._last
         if last is None or last[0] is not g or len(last[1]) != len(xs) or any(
                 a is not b for a, b in zip(last[1], xs)):
-            from adlab.reverse import vjp
-
             _, pullback = vjp(self.fn, *xs)  # recompute the inside, recorded this time
             last = self._last = (g, xs, pullback(g))
         cotangent = last[2][i]
@@ -56,8 +58,6 @@ class _Checkpointed(Primitive):
         return cotangent
 
     def jvp(self, tangents, ans, args, params):
-        from adlab.forward import jvp
-
         ts = [np.zeros_like(raw(a), dtype=float) if t is None else t
               for a, t in zip(args, tangents)]
         return jvp(self.fn, args, ts)[1]
@@ -111,16 +111,14 @@ class SavedMemory:
     nodes: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
-        return (f"{self.count} stored intermediates, {self.nbytes:,} bytes (of "
+        return (f"{self.count} stored intermediates, {fmt.count(self.nbytes)} bytes (of "
                 f"{self.n_nodes} nodes; {self.input_count} inputs read too, "
-                f"{self.input_bytes:,} bytes); the recording held {self.retained_bytes:,} "
-                "bytes")
+                f"{fmt.count(self.input_bytes)} bytes); the recording held "
+                f"{fmt.count(self.retained_bytes)} bytes")
 
 
 def saved_memory(f: Callable, *args: Any) -> SavedMemory:
     """Count and bytes of what reverse mode stores for ``f(*args)`` (see :class:`SavedMemory`)."""
-    from adlab.trace import trace
-
     t = trace(f, *args)
     names = t.saved()
     inputs = set(t.inputs)

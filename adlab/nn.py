@@ -38,9 +38,11 @@ from typing import Any
 
 import numpy as np
 
-from adlab import ops
+from adlab import fmt, ops
 from adlab.core import AdlabError, ShapeError, raw
+from adlab.losses import accuracy, cross_entropy, mse, one_hot
 from adlab.reverse import Var
+from adlab.training import ProgressBar, fit  # the training loop: nn.fit is where people look
 
 __all__ = [
     "Module", "Linear", "MLP", "ACTIVATIONS", "softmax", "log_softmax", "cross_entropy",
@@ -58,6 +60,8 @@ ACTIVATIONS: dict[str, Callable] = {
 softmax = ops.softmax
 #: ``log_softmax(z)_i = z_i - log Σ_j e^{z_j}``, computed stably (``ad.log_softmax``).
 log_softmax = ops.log_softmax
+# the losses (cross_entropy, mse), accuracy and one_hot live in adlab.losses, and the
+# training loop (fit, ProgressBar) in adlab.training; both are part of nn's interface
 
 
 def _rng(seed: int | np.random.Generator | None) -> np.random.Generator:
@@ -138,7 +142,7 @@ class Module:
         children = [(name, value) for name, value in vars(self).items()
                     if not name.startswith("_") and
                     isinstance(value, (Module, Var, list, tuple))]
-        lines = [f"{self._describe()}  [{self.num_parameters():,} parameters]"]
+        lines = [f"{self._describe()}  [{fmt.count(self.num_parameters())} parameters]"]
         for name, value in children:
             if isinstance(value, Var):
                 lines.append(f"  ({name}): parameter of shape {value.shape}")
@@ -209,7 +213,7 @@ class Linear(Module):
         return f"Linear({self.n_in} -> {self.n_out}, init={self.init!r})"
 
     def __repr__(self) -> str:
-        return f"{self._describe()}  [{self.num_parameters():,} parameters]"
+        return f"{self._describe()}  [{fmt.count(self.num_parameters())} parameters]"
 
 
 def _activation(a: str | Callable) -> tuple[str, Callable]:
@@ -305,97 +309,9 @@ class MLP(Module):
         return f"MLP({' -> '.join(map(str, self.sizes))}, activation={acts})"
 
     def __repr__(self) -> str:
-        lines = [f"{self._describe()}  [{self.num_parameters():,} parameters]"]
+        lines = [f"{self._describe()}  [{fmt.count(self.num_parameters())} parameters]"]
         for i, layer in enumerate(self.layers):
             lines.append(f"  (layers[{i}]): {layer!r}")
             if i < len(self.activations):
                 lines.append(f"  {self.activations[i]}")
         return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------------
-# Losses and metrics
-# ---------------------------------------------------------------------------------
-
-def one_hot(labels: Any, n_classes: int, dtype: Any = np.float64) -> np.ndarray:
-    """Rows of the identity: ``one_hot([2, 0], 3) = [[0, 0, 1], [1, 0, 0]]``."""
-    labels = np.asarray(raw(labels))
-    if labels.dtype.kind not in "iu":
-        raise TypeError(f"one_hot takes integer class labels, got dtype {labels.dtype}")
-    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
-        raise ValueError(f"class labels must lie in 0..{n_classes - 1}, got values from "
-                         f"{labels.min()} to {labels.max()}")
-    return np.eye(n_classes, dtype=dtype)[labels]
-
-
-def _targets(logits: Any, labels: Any, where: str) -> np.ndarray:
-    """Labels as probability rows of the logits' shape and dtype."""
-    z_shape = np.shape(raw(logits))
-    if len(z_shape) != 2:
-        raise ShapeError(f"{where} takes logits of shape (N, n_classes), one row per "
-                         f"example; got shape {z_shape}.")
-    y = np.asarray(raw(labels))
-    dtype = np.result_type(raw(logits))
-    if y.dtype.kind in "iu":
-        if y.shape != z_shape[:1]:
-            raise ShapeError(f"{where}: {z_shape[0]} rows of logits but labels of shape "
-                             f"{y.shape}; integer labels need one class index per row.")
-        return one_hot(y, z_shape[1], dtype)
-    if y.shape != z_shape:
-        raise ShapeError(f"{where}: logits of shape {z_shape} and targets of shape {y.shape}. "
-                         "Give integer class indices of shape (N,) or probability rows "
-                         "(one-hot) of the logits' shape.")
-    return y.astype(dtype, copy=False)
-
-
-def cross_entropy(logits: Any, labels: Any) -> Any:
-    r"""The mean cross-entropy of softmax(logits) against the labels.
-
-    .. math:: L = -\frac1N \sum_{n=1}^{N} \sum_k y_{nk} \log \operatorname{softmax}(z_n)_k,
-              \qquad \log\operatorname{softmax}(z)_k = z_k - \log\sum_j e^{z_j}
-
-    ``labels`` are integer class indices of shape ``(N,)`` or probability rows (e.g.
-    one-hot) of the logits' shape ``(N, n_classes)``. The loss is computed from the
-    *logits* with ``log_softmax``, which subtracts the row maximum before exponentiating:
-    logits of ±1000 give a finite loss (0 for a confident right answer, 2000 for a
-    confident wrong one) and finite gradients. Taking ``log(softmax(z))`` instead would
-    give ``log(0) = -inf``. Its gradient is the textbook one,
-    :math:`\partial L/\partial z = (\operatorname{softmax}(z) - y)/N`.
-
-    >>> float(cross_entropy(np.array([[1000.0, -1000.0]]), np.array([1])))
-    2000.0
-    """
-    y = _targets(logits, labels, "cross_entropy")
-    # 1/N in the logits' dtype: the reverse sweep's seed 1.0 times it keeps that dtype,
-    # so float32 networks get float32 gradients
-    scale = np.asarray(1.0 / np.shape(raw(logits))[0], dtype=y.dtype)
-    nll = ops.neg(ops.log_softmax(logits, axis=-1))  # -log softmax(z): 0 when certain & right
-    return ops.mul(ops.sum(ops.mul(y, nll)), scale)
-
-
-def mse(pred: Any, target: Any) -> Any:
-    r"""Mean squared error :math:`\frac1M\sum_i (p_i - t_i)^2` over all ``M`` entries.
-
-    Its gradient is :math:`2(p - t)/M`.
-    """
-    t = np.asarray(raw(target))
-    if np.shape(raw(pred)) != t.shape:
-        raise ShapeError(f"mse: predictions of shape {np.shape(raw(pred))} and targets of "
-                         f"shape {t.shape} differ; reshape one of them (broadcasting here "
-                         "is almost always a bug).")
-    d = ops.sub(pred, t)
-    scale = np.asarray(1.0 / max(t.size, 1), dtype=np.result_type(raw(pred), t))
-    return ops.mul(ops.sum(ops.mul(d, d)), scale)  # the mean, in the inputs' dtype
-
-
-def accuracy(logits: Any, labels: Any) -> float:
-    """The fraction of rows whose largest logit is at the true class (labels or one-hot)."""
-    z = np.asarray(raw(logits))
-    y = np.asarray(raw(labels))
-    if y.ndim == 2:
-        y = y.argmax(axis=1)
-    return float(np.mean(z.argmax(axis=1) == y))
-
-
-# The training loop lives in adlab.training; nn.fit is the name people look for.
-from adlab.training import ProgressBar, fit  # noqa: E402

@@ -37,7 +37,9 @@ from typing import Any
 
 import numpy as np
 
+from adlab import fmt
 from adlab.core import raw
+from adlab.transforms import grad
 
 __all__ = ["EPS", "FORWARD_STEP", "CENTRAL_STEP", "COMPLEX_STEP", "METHODS",
            "forward_difference", "backward_difference", "central_difference",
@@ -201,8 +203,6 @@ def gradient(f: Callable, x: Any, method: str = "central", h: float | None = Non
 
 def _exact(f: Callable, x: float, order: int) -> float:
     """The ``order``-th derivative of ``f`` at ``x`` by adlab's reverse mode (nested)."""
-    from adlab.transforms import grad
-
     d = f
     for _ in range(order):
         d = grad(d)
@@ -342,7 +342,8 @@ def plot_step_error(f: Callable, df: Callable | float | None, x: float,
         if method != "complex":
             best = best_step(f, exact, x, method, steps)
             ax.loglog([best.step], [best.error], "o", color=color, ms=8, mfc="none", mew=2,
-                      label=f"{method}: best h = {best.step:.1e} (model {best.theory:.1e})")
+                      label=f"{method}: best h = {fmt.number(best.step, 2)} "
+                            f"(model {fmt.number(best.theory, 2)})")
             ax.loglog([best.theory], [best.theory_error], "v", color=color, ms=8)
     floor = EPS * max(abs(exact), 1e-300)
     ax.axhline(floor, color="#9a9a9a", lw=0.8)
@@ -354,7 +355,7 @@ def plot_step_error(f: Callable, df: Callable | float | None, x: float,
     ax.set_xlabel("step h")
     ax.set_ylabel("absolute error |D_h f(x) - f'(x)|")
     name = getattr(f, "__name__", "f").replace("<lambda>", "f")
-    ax.set_title(title or f"Finite-difference error of {name}'(x) at x = {x:g}")
+    ax.set_title(title or f"Finite-difference error of {name}'(x) at x = {fmt.number(x)}")
     ax.grid(True, which="major", alpha=0.3)
     fig.legend(fontsize=8, loc="outside right upper")
     return fig

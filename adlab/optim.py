@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from adlab import fmt
 from adlab.core import raw
 from adlab.reverse import Var
 
@@ -87,7 +88,7 @@ class Optimizer:
         raise NotImplementedError  # pragma: no cover
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({len(self.params)} parameters, lr={self.lr:g})"
+        return f"{type(self).__name__}({len(self.params)} parameters, lr={fmt.number(self.lr)})"
 
 
 def _subtract(p: Var, delta: np.ndarray) -> None:
@@ -124,7 +125,8 @@ class SGD(Optimizer):
         return (self.lr * v).astype(dtype, copy=False)
 
     def __repr__(self) -> str:
-        return f"SGD({len(self.params)} parameters, lr={self.lr:g}, momentum={self.momentum:g})"
+        return (f"SGD({len(self.params)} parameters, lr={fmt.number(self.lr)}, "
+                f"momentum={fmt.number(self.momentum)})")
 
 
 class Adam(Optimizer):
@@ -172,5 +174,6 @@ class Adam(Optimizer):
         return step.astype(dtype, copy=False)
 
     def __repr__(self) -> str:
-        return (f"Adam({len(self.params)} parameters, lr={self.lr:g}, betas={self.betas}, "
-                f"eps={self.eps:g})")
+        betas = ", ".join(fmt.number(b) for b in self.betas)
+        return (f"Adam({len(self.params)} parameters, lr={fmt.number(self.lr)}, "
+                f"betas=({betas}), eps={fmt.number(self.eps)})")

@@ -22,9 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from adlab.core import SWEEPS, AdlabError, Box, Level, gc_paused, raw
+from adlab import fmt, tapegc
+from adlab.conversions import check_outputs
+from adlab.core import SWEEPS, AdlabError, Box, Level, gc_paused, raw, running
 from adlab.ops import Primitive, unbroadcast
-from adlab.tree import as_float, flatten, unflatten
+from adlab.tree import as_float, cast_like, flatten, float_dtype, unflatten, zeros_like_float
 
 
 class Tape(Level):
@@ -34,11 +36,12 @@ class Tape(Level):
     (that is what :func:`adlab.trace` reads).
     """
 
-    __slots__ = ("nodes",)
+    __slots__ = ("nodes", "episode")
 
     def __init__(self, number: int | None = None, record: bool = False):
         super().__init__(number)
         self.nodes: list | None = [] if record else None
+        self.episode = None  # the user tape's: a weak reference to its current Episode
 
     def process(self, prim: Primitive, args: tuple, params: dict) -> Var:
         nested = False
@@ -57,6 +60,8 @@ class Tape(Level):
                 ans = prim.impl(*primals, **params)
             except ValueError as e:
                 raise prim.shape_error(e, primals) from None
+        if prim.constant and self.nodes is None:
+            return ans  # nothing flows back through it; only a static graph keeps it
         v = Var.__new__(Var)
         v.value, v._level, v.grad, v.name = ans, self, None, None
         # The node keeps the call's own argument tuple (its Vars are the node's parents)
@@ -65,6 +70,13 @@ class Tape(Level):
         v._index = next(_clock)  # creation order: a topological order of the graph
         if self.nodes is not None:
             self.nodes.append(v)
+        if self.episode is not None:  # the user tape: count its live nodes (adlab.tapegc)
+            episode = self.episode()
+            if episode is None or episode.left <= 0:
+                episode = tapegc.Episode.open()
+                self.episode = episode.ref
+            v._episode = episode
+            episode.left -= 1
         return v
 
     def stop_recording(self) -> list:
@@ -79,6 +91,7 @@ class Tape(Level):
 
 
 _USER_TAPE = Tape(1)
+_USER_TAPE.episode = tapegc.Episode.none
 _clock = itertools.count()  # the tape of Vars that users create by hand
 
 
@@ -97,10 +110,18 @@ class Var(Box):
     steps of a training loop. After ``backward()`` every Var the sweep reached, leaf
     or intermediate, holds its adjoint in ``.grad``.
 
+    ``float(v)``, ``int(v)`` and ``np.asarray(v)`` give the plain value, as PyTorch's
+    ``.item()`` does: a *detached* constant, with no derivative. So on hand-made Vars
+    ``y = x * float(x)`` is differentiated as ``x`` times a number (``dy/dx`` is
+    ``float(x)``, not ``2 x``), exactly as in PyTorch. Inside a transformation
+    (``ad.grad``, ``ad.jacrev``, ``ad.trace`` ...) such a conversion of a value being
+    differentiated raises :class:`adlab.ConversionError` instead (use ``ad.sin``, not
+    ``math.sin``); ``.value`` reads the number on purpose anywhere.
+
     Integer values are cast to float.
     """
 
-    __slots__ = ("grad", "name", "_prim", "_inputs", "_args", "_params", "_index")
+    __slots__ = ("grad", "name", "_prim", "_inputs", "_args", "_params", "_index", "_episode")
 
     def __init__(self, value: Any, name: str | None = None):
         self.value = as_float(value, "a Var's value")
@@ -134,11 +155,9 @@ class Var(Box):
         return "input" if self._prim is None else self._prim.name
 
     def __repr__(self) -> str:
-        from adlab.forward import _fmt
-
-        grad = "None" if self.grad is None else _fmt(self.grad)
+        grad = "None" if self.grad is None else fmt.array(self.grad)
         name = f", name={self.name!r}" if self.name else ""
-        return f"Var({_fmt(self.value)}, grad={grad}{name})"
+        return f"Var({fmt.array(self.value)}, grad={grad}{name})"
 
     def backward(self, seed: Any = None) -> None:
         r"""Run the reverse sweep from this value, adding adjoints into ``.grad``.
@@ -161,7 +180,7 @@ class Var(Box):
                 )
             seed = _one_like(raw(self.value))
         else:
-            seed = _check_seed(seed, shape, "backward()")
+            seed = cast_like(_check_seed(seed, shape, "backward()"), raw(self.value))
 
         with gc_paused():
             backward_sweep(reverse_order([self]), [(self, seed)], into_grad=True)
@@ -174,7 +193,7 @@ class Var(Box):
 
 def _dtype(value) -> np.dtype:
     """The floating dtype of a value (float32 stays float32; Python floats are float64)."""
-    return np.result_type(np.asarray(value).dtype, np.float32)
+    return float_dtype(value)
 
 
 def _one_like(value):
@@ -247,8 +266,8 @@ def backward_sweep(order: Iterable[Var], seeds: Sequence[tuple[Var, Any]], *,
         if visit is not None:
             visit(node, g)
         prim = node._prim
-        if prim is None:
-            continue
+        if prim is None or prim.constant:
+            continue  # an input, or piecewise constant: nothing flows back
         level, args, ans, params = node._level, node._args, node.value, node._params
         for i, parent in enumerate(node._inputs):
             if not (isinstance(parent, Var) and parent._level is level):
@@ -257,7 +276,10 @@ def backward_sweep(order: Iterable[Var], seeds: Sequence[tuple[Var, Any]], *,
             if prim.variadic:
                 c = prim.vjp_n(i, g, ans, *args, **params)
             else:
-                c = prim.vjp_rules[i](g, ans, *args, **params)
+                rule = prim.vjp_rules[i]
+                if rule is None:
+                    continue  # e.g. where's condition: not differentiated
+                c = rule(g, ans, *args, **params)
             shape = getattr(args[i], "shape", ())
             if getattr(c, "shape", ()) != shape:
                 c = unbroadcast(c, shape)
@@ -283,10 +305,11 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
     leaves, treedef = flatten(primals)
     boxes = [Var._leaf(as_float(p, f"argument {i}"), tape) for i, p in enumerate(leaves)]
     SWEEPS["recordings"] += 1
-    with gc_paused():
+    with gc_paused(), running(tape):
         out = f(*unflatten(treedef, boxes))
     nodes = tape.stop_recording()
     out_leaves, out_def = flatten(out)
+    check_outputs(out_leaves, "vjp")
     out_values = [o.value if isinstance(o, Var) and o._level is tape else o
                   for o in out_leaves]
 
@@ -296,14 +319,14 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
             raise AdlabError("vjp_fn: the cotangent must have the same structure as f's output")
         seeds = []
         for o, v, ct in zip(out_leaves, out_values, ct_leaves):
-            ct = _check_seed(ct, np.shape(raw(v)), "vjp_fn")
+            ct = cast_like(_check_seed(ct, np.shape(raw(v)), "vjp_fn"), raw(v))
             if isinstance(o, Var) and o._level is tape:
                 seeds.append((o, ct))
         # the tape's own list is in evaluation order: sweep it backwards, no sorting
         with gc_paused():
             found = backward_sweep(reversed(nodes), seeds)
         grads = [found.get(b) for b in boxes]
-        grads = [np.zeros_like(raw(b.value), dtype=float)[()] if g is None else g
+        grads = [zeros_like_float(raw(b.value)) if g is None else g
                  for g, b in zip(grads, boxes)]
         return tuple(unflatten(treedef, grads))
 

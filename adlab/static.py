@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from adlab import core, ops
+from adlab import core, fmt, ops
 from adlab.core import AdlabError, Box, raw
 from adlab.guards import (
     Expr,
@@ -38,19 +38,18 @@ from adlab.guards import (
     _plain,
     _recording_tape,
     _Ref,
-    _show,
     _show_outcome,
     _value,
-    compare,
 )
 from adlab.ops import Primitive
+from adlab.table import _INFIX
 from adlab.tree import as_float
 
-__all__ = ["GuardError", "replay", "gradient", "to_code", "compile_trace", "seed"]
+__all__ = ["GuardError", "replay", "to_code", "compile_trace", "seed"]
 
 
 # ---------------------------------------------------------------------------------
-# Replay, with the few derivative rules that must not freeze values
+# Replay
 # ---------------------------------------------------------------------------------
 
 def graph_call(prim: Primitive, *args, **params):
@@ -61,78 +60,6 @@ def graph_call(prim: Primitive, *args, **params):
         if tapes:
             return builtins.max(tapes, key=lambda t: t.number).process(prim, args, params)
     return prim(*args, **params)
-
-
-def _select(cond, a, b):
-    return graph_call(ops._where, cond, a, b)
-
-
-def _nowhere_zero(v) -> bool:
-    return not isinstance(v, Box) and bool(np.all(np.asarray(raw(v)) != 0))
-
-
-def _less_one(x, y):  # ops._exponent_less_one, with its choice in the graph
-    if _nowhere_zero(x) or _nowhere_zero(y):
-        return y - 1
-    return _select(compare("|", compare("!=", y, 0), compare("!=", x, 0)), y - 1, 1.0)
-
-
-def _safe_log(x):  # ops._safe_log, with its choice in the graph
-    if not isinstance(x, Box):
-        return ops._safe_log(x)
-    return ops.log(_select(compare(">", x, 0), x, 1.0))
-
-
-def _winner(g, x, y, strict: str):  # g where x wins, g/2 on ties, 0 where y wins
-    return _select(compare(strict, x, y), g, _select(compare("==", x, y), 0.5 * g, 0.0))
-
-
-def _hits(ans, x, axis, keepdims):  # ops._argmax_mask: 1/k on the k entries at the max
-    hit = _select(compare("==", x, ops._keep(ans, x, axis, keepdims)), 1.0, 0.0)
-    return hit / ops.sum(hit, axis=axis, keepdims=True)
-
-
-def _static_prims() -> dict[Primitive, Primitive]:
-    """Versions of the primitives whose rules read raw values (a mask from the sign of
-    ``x``, say): the same evaluation, with rules that compute those masks by comparing
-    boxes. A dynamic tape gets identical numbers; a gradient *graph* gets the masks as
-    operations that a replay recomputes, instead of constants frozen at trace time."""
-    def prim(p, jvp, vjp):
-        return Primitive(p.name, p.impl, " ".join(p.argnames), jvp=jvp, vjp=vjp,
-                         reads=[" ".join(r) for r in p.reads], doc=p.doc)
-
-    relu = lambda t, ans, x: _select(compare(">", x, 0), t, 0.0)  # noqa: E731
-    sign = lambda t, ans, x: _select(compare(">", x, 0), t,  # noqa: E731
-                                     _select(compare("<", x, 0), -t, 0.0))
-    top_jvp = lambda t, ans, x, axis=None, keepdims=False: ops.sum(  # noqa: E731
-        t * _hits(ans, x, axis, keepdims), axis=axis, keepdims=keepdims)
-    top_vjp = lambda g, ans, x, axis=None, keepdims=False: (  # noqa: E731
-        ops._keep(g, x, axis, keepdims) * _hits(ans, x, axis, keepdims))
-    pairs = {
-        ops.relu: prim(ops.relu, (relu,), (relu,)),
-        ops.absolute: prim(ops.absolute, (sign,), (sign,)),
-        ops.maximum: prim(ops.maximum, *[(lambda t, ans, x, y: _winner(t, x, y, ">"),
-                                          lambda t, ans, x, y: _winner(t, y, x, ">"))] * 2),
-        ops.minimum: prim(ops.minimum, *[(lambda t, ans, x, y: _winner(t, x, y, "<"),
-                                          lambda t, ans, x, y: _winner(t, y, x, "<"))] * 2),
-        ops.max: prim(ops.max, (top_jvp,), (top_vjp,)),
-        ops.pow: prim(ops.pow, *[(lambda t, ans, x, y: t * y * x ** _less_one(x, y),
-                                  lambda t, ans, x, y: t * ans * _safe_log(x))] * 2),
-        ops._where: prim(ops._where, *[(None, lambda t, ans, c, x, y: _select(c, t, 0.0),
-                                        lambda t, ans, c, x, y: _select(c, 0.0, t))] * 2),
-    }
-    pairs.update({s: s for s in list(pairs.values())})
-    return pairs
-
-
-_STATIC: dict[Primitive, Primitive] = {}
-
-
-def static_version(p: Primitive) -> Primitive:
-    """The primitive a replay runs for ``p`` (``p`` itself, but for the few above)."""
-    if not _STATIC:
-        _STATIC.update(_static_prims())
-    return _STATIC.get(p, p)
 
 
 def replay(trace, args: tuple) -> Any:
@@ -174,40 +101,6 @@ seed = Primitive("seed", lambda y: np.ones_like(y, dtype=float)[()], "y",
                  doc="ones of y's shape: the seed of a reverse sweep")
 
 
-def gradient(trace, argnums=None):
-    """The trace of the gradient of ``trace`` at its traced inputs: forward and backward
-    pass as one graph (every VJP rule is written in adlab's operations)."""
-    from adlab.reverse import vjp
-    from adlab.transforms import _argnums, _fix_others
-    from adlab.trace import record
-
-    n = len(trace.inputs)
-    if trace._container is not None or np.shape(trace.value) != ():
-        what = (f"{len(trace.outputs)} outputs" if trace._container is not None
-                else f"an output of shape {np.shape(trace.value)}")
-        raise AdlabError(
-            f"gradient() needs a trace with one scalar output; this trace of {trace.fname} "
-            f"has {what}. A gradient belongs to a scalar function: reduce the output to a "
-            "scalar first (e.g. ad.sum), or, as a trace is a function, use ad.vjp(trace, "
-            "...) or ad.jacrev(trace)(...) for vector-Jacobian products and Jacobians.")
-    if n == 0:
-        raise AdlabError("gradient(): this trace has no inputs to differentiate by.")
-    given, argnums = argnums, argnums if argnums is not None else \
-        (0 if n == 1 else tuple(range(n)))
-
-    def grad_of_trace(*args):  # ad.grad(trace, argnums), with the seed as a graph node
-        nums = _argnums(argnums, len(args), trace.name)
-        out, pullback = vjp(_fix_others(trace, args, nums), *[args[k] for k in nums])
-        grads = pullback(seed(out))
-        return grads[0] if isinstance(argnums, int) else grads
-
-    labels = [trace[name].label or name for name in trace.inputs]
-    g = record(grad_of_trace, [trace[name].value for name in trace.inputs], labels,
-               f"{trace.name}_grad", f"grad({trace.name})")
-    g.retrace = f"{trace.retrace}.gradient({'' if given is None else repr(given)})"
-    return g
-
-
 # ---------------------------------------------------------------------------------
 # The graph as Python code
 # ---------------------------------------------------------------------------------
@@ -232,27 +125,21 @@ def _defaults(p: Primitive) -> dict:
 
 
 def _function(p: Primitive) -> str:
-    import adlab
-
     name = p.name
     if p is seed:
         return "ad.static.seed"
     original = ops.REGISTRY.get(name)
-    if original is None or static_version(original) is not static_version(p):
+    if original is not p:
         raise AdlabError(
             f"to_code(): the operation {name!r} is not in adlab's registry (adlab.REGISTRY), "
             "so generated code cannot call it. Register it with adlab.ops.defprim.")
-    if getattr(adlab, name, None) is original:
-        return f"ad.{name}"
-    if getattr(ops, name, None) is original:
-        return f"ad.ops.{name}"
+    if getattr(ops, name, None) is original:  # adlab exports ops.__all__ as ad.<name>
+        return f"ad.{name}" if name in ops.__all__ else f"ad.ops.{name}"
     return f"ad.REGISTRY[{name!r}]"
 
 
 def to_code(trace, name: str | None = None, constants: dict | None = None) -> str:
     """Python source of a function that computes ``trace`` (see :meth:`Trace.to_code`)."""
-    from adlab.table import _INFIX  # the operators the trace tables write infix
-
     consts = {} if constants is None else constants
     known: dict[int, str] = {}
     idents = {node.name: _ident(node.name) for node in trace.nodes}
@@ -350,7 +237,7 @@ def to_code(trace, name: str | None = None, constants: dict | None = None) -> st
     if consts:
         head += ["", "# constants of the trace, passed in by Trace.compile() (to_code(constants="
                  "d) fills the dict d):"]
-        head += [f"# {k}: {_show(v)}" for k, v in consts.items()]
+        head += [f"# {k}: {fmt.compact(v)}" for k, v in consts.items()]
     return "\n".join(head + ["", "", f"def {fname}({', '.join(labels)}):"]
                      + [f"    {line}" for line in body]) + "\n"
 

@@ -36,7 +36,9 @@ from typing import Any
 
 import numpy as np
 
+from adlab import fmt
 from adlab import ops as _ops
+from adlab.draw import COLORS, Graph
 from adlab.trace import trace
 
 __all__ = ["Expr", "Symbol", "Const", "Op", "sin", "cos", "exp", "log", "tanh", "diff",
@@ -416,7 +418,7 @@ _TEX = {"add": " + ", "sub": " - ", "mul": r" \cdot "}
 
 
 def _number(v: float, latex: bool) -> str:
-    text = format(v, ".6g")
+    text = fmt.number(v)
     if latex and "e" in text:
         mantissa, power = text.split("e")
         return rf"{mantissa} \cdot 10^{{{int(power)}}}"
@@ -475,8 +477,6 @@ def draw(expr: Expr, as_dag: bool = False, max_nodes: int | None = 300, rankdir:
     as in a computational graph. Shows as SVG in JupyterLab (or its DOT source when
     Graphviz is missing).
     """
-    from adlab.draw import COLORS, Graph
-
     size = dag_size(expr) if as_dag else tree_size(expr)
     if max_nodes is not None and size > max_nodes:
         raise ValueError(

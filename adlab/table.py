@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from adlab import fmt
 from adlab.core import Box, Level, raw
 from adlab.ops import Primitive
 
@@ -65,10 +66,6 @@ class Sym(Box):
         return self.text
 
 
-def _fmt_number(x) -> str:
-    return format(float(x) + 0.0, ".6g")  # + 0.0 turns -0.0 into 0.0
-
-
 def _const_kind(x) -> str | None:
     """"zero" / "one" / "minus_one" for constants that simplify away, else None."""
     if isinstance(x, Sym):
@@ -92,8 +89,9 @@ def _term(x, level) -> tuple[str, int]:
         return x.text, x.prec
     x = raw(x)
     if np.ndim(x) == 0:
-        v = float(x)
-        return _fmt_number(v), (ATOM if v >= 0 else UNARY)
+        if np.asarray(x).dtype == bool:
+            x = float(x)  # a condition in arithmetic is 0 or 1
+        return fmt.number(x), (ATOM if float(x) >= 0 else UNARY)
     a = np.asarray(x)
     if a.dtype == bool:
         return "[0/1 mask]", ATOM
@@ -185,7 +183,7 @@ def _fmt_index(idx) -> str:
         elif p is None:
             out.append("None")
         elif isinstance(p, np.ndarray):
-            out.append(np.array2string(p, separator=","))
+            out.append(fmt.array(p))
         else:
             out.append(str(p))
     return ", ".join(out)
@@ -277,17 +275,6 @@ class Row:
         return f"{self.lhs} {self.op} {self.formula}"
 
 
-def _show(x) -> str:
-    x = raw(x)
-    if np.ndim(x) == 0:
-        return _fmt_number(x)
-    a = np.asarray(x)
-    text = f"{a.dtype}{list(a.shape)}"
-    if a.size <= 4:
-        text = np.array2string(a.ravel(), precision=4, separator=", ")
-    return text
-
-
 class Table:
     """The forward primal, forward tangent and reverse adjoint traces, side by side.
 
@@ -328,10 +315,11 @@ class Table:
     def columns(self) -> list[tuple[str, list[Row]]]:
         cols = [("forward primal trace", self.primal)]
         if self.tangent:
-            seed = ", ".join(_show(s) for s in self.seed)
+            seed = ", ".join(fmt.compact(s) for s in self.seed)
             cols.append((f"forward tangent trace, seed ({seed})", self.tangent))
         if self.adjoint:
-            cols.append((f"reverse adjoint trace, seed {_show(self.out_seed)}", self.adjoint))
+            cols.append((f"reverse adjoint trace, seed {fmt.compact(self.out_seed)}",
+                         self.adjoint))
         return cols
 
     def __str__(self) -> str:
@@ -341,7 +329,7 @@ class Table:
             lhs_w = max((len(r.lhs) for r in rows), default=0)
             cells = [f"{r.lhs:<{lhs_w}} {r.op:<2} {r.formula}" for r in rows]
             width = max([len(c) for c in cells] + [1])
-            lines = [f"{c:<{width}} = {_show(r.value)}" for c, r in zip(cells, rows)]
+            lines = [f"{c:<{width}} = {fmt.compact(r.value)}" for c, r in zip(cells, rows)]
             width = max([len(line) for line in lines] + [len(title)])
             blocks.append([title.ljust(width), "-" * width] + [ln.ljust(width) for ln in lines])
         height = max(len(b) for b in blocks)
@@ -364,7 +352,7 @@ class Table:
                     r = rows[k]
                     cells.append(f'<td style="text-align:left;font-family:monospace">'
                                  f'{esc(r.text())}</td><td style="text-align:right;'
-                                 f'font-family:monospace">{esc(_show(r.value))}</td>')
+                                 f'font-family:monospace">{esc(fmt.compact(r.value))}</td>')
                 else:
                     cells.append("<td></td><td></td>")
             body.append("<tr>" + "".join(cells) + "</tr>")

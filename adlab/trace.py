@@ -9,7 +9,7 @@ in order, as a list of nodes. Following the AD literature (Griewank and Walther)
     v0  = x2          = 3
     v1  = v-1 * v0    = 6
     v2  = sin(v-1)    = 0.909297
-    v3  = v1 + v2     = 6.909297
+    v3  = v1 + v2     = 6.9093
 
 The trace is a directed acyclic graph (``v-1`` is used twice) that records what the
 program did on this run. Forward mode, reverse mode and the list of stored values are
@@ -30,10 +30,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from adlab import guards, static
-from adlab.core import AdlabError, gc_paused, raw
+from adlab import fmt, guards, static
+from adlab.conversions import check_outputs
+from adlab.core import AdlabError, gc_paused, raw, running
+from adlab.draw import draw
 from adlab.guards import Expr, Guard, GuardError, _Ref
-from adlab.reverse import Tape, Var, backward_sweep, reverse_order
+from adlab.reverse import Tape, Var, backward_sweep, reverse_order, vjp
+from adlab.table import table
+from adlab.transforms import _argnums, _fix_others
 from adlab.tree import as_float
 
 __all__ = ["trace", "Trace", "Node", "Tangents", "Adjoints", "Contribution", "Guard",
@@ -155,7 +159,7 @@ class Trace:
                 used += specs
                 specs = tuple(guards.resolve(a, names, tape) for a in specs)
                 node.conditions = {i: s for i, s in enumerate(specs) if isinstance(s, Expr)}
-            self._program.append((node.name, static.static_version(node.var._prim), specs,
+            self._program.append((node.name, node.var._prim, specs,
                                   node.params))
         outs = self._set_outputs(out, tape)
         in_graph = guards.conditions_in(used + outs)
@@ -364,7 +368,31 @@ class Trace:
         >>> g.value, g(0.0, 1.0)                                            # doctest: +SKIP
         ((2.5838531634528574, 2.0), (2.0, 0.0))
         """
-        return static.gradient(self, argnums)
+        n = len(self.inputs)
+        if self._container is not None or np.shape(self.value) != ():
+            what = (f"{len(self.outputs)} outputs" if self._container is not None
+                    else f"an output of shape {np.shape(self.value)}")
+            raise AdlabError(
+                f"gradient() needs a trace with one scalar output; this trace of {self.fname} "
+                f"has {what}. A gradient belongs to a scalar function: reduce the output to a "
+                "scalar first (e.g. ad.sum), or, as a trace is a function, use ad.vjp(trace, "
+                "...) or ad.jacrev(trace)(...) for vector-Jacobian products and Jacobians.")
+        if n == 0:
+            raise AdlabError("gradient(): this trace has no inputs to differentiate by.")
+        given, argnums = argnums, argnums if argnums is not None else \
+            (0 if n == 1 else tuple(range(n)))
+
+        def grad_of_trace(*args):  # ad.grad(self, argnums), with the seed as a graph node
+            nums = _argnums(argnums, len(args), self.name)
+            out, pullback = vjp(_fix_others(self, args, nums), *[args[k] for k in nums])
+            grads = pullback(static.seed(out))
+            return grads[0] if isinstance(argnums, int) else grads
+
+        labels = [self[name].label or name for name in self.inputs]
+        g = record(grad_of_trace, [self[name].value for name in self.inputs], labels,
+                   f"{self.name}_grad", f"grad({self.name})")
+        g.retrace = f"{self.retrace}.gradient({'' if given is None else repr(given)})"
+        return g
 
     def to_code(self, name: str | None = None, constants: dict | None = None) -> str:
         """The graph as the source of a Python function, one line per node.
@@ -386,8 +414,6 @@ class Trace:
     def table(self, seed: Any = None, out_seed: Any = 1.0, tangent: bool = True,
               adjoint: bool = True):
         """The primal, tangent and adjoint traces side by side (:mod:`adlab.table`)."""
-        from adlab.table import table
-
         return table(self, seed=seed, out_seed=out_seed, tangent=tangent, adjoint=adjoint)
 
     def graph(self, mode: str = "value", seed: Any = None, partials: bool = False,
@@ -398,8 +424,6 @@ class Trace:
         ``"adjoint"`` (adjoints for the output ``seed``); ``partials`` labels the edges
         with the local partial derivatives; stored values are marked.
         """
-        from adlab.draw import draw
-
         return draw(self, mode=mode, seed=seed, partials=partials, highlight=highlight,
                     show_saved=show_saved, rankdir=rankdir)
 
@@ -419,7 +443,7 @@ class Trace:
         if self._container is None:
             outputs = f"output {self.output or '(constant)'}"
         else:
-            outputs = "outputs " + ", ".join(str(o) if isinstance(o, _Ref) else _show(o)
+            outputs = "outputs " + ", ".join(str(o) if isinstance(o, _Ref) else fmt.compact(o)
                                              for o in self.outputs)
         head = (f"Trace of {self.fname}: {len(self.inputs)} input(s), "
                 f"{len(self.nodes) - len(self.inputs)} operation(s){guards}, {outputs}")
@@ -427,7 +451,7 @@ class Trace:
         width = max((len(e) for e in exprs), default=0)
         rows = [] if self.inputs else [f"  {g!r}" for g in self._guards_at.get(0, ())]
         for k, (e, n) in enumerate(zip(exprs, self.nodes)):
-            rows.append(f"  {e:<{width}}   {_show(n.value)}")
+            rows.append(f"  {e:<{width}}   {fmt.compact(n.value)}")
             position = k + 1 - len(self.inputs)  # the guards checked right after this node
             if position >= 0:
                 rows += [f"  {g!r}" for g in self._guards_at.get(position, ())]
@@ -439,21 +463,7 @@ def _const(a):
 
 
 def _short(x) -> str:
-    x = raw(x)
-    if np.ndim(x) == 0:
-        return f"{float(x):g}"
-    return f"<const {np.asarray(x).dtype}{list(np.shape(x))}>"
-
-
-def _show(x) -> str:
-    x = raw(x)
-    if np.ndim(x) == 0:
-        return f"{float(x):.6g}"
-    a = np.asarray(x)
-    text = f"{a.dtype}{list(a.shape)}"
-    if a.size <= 6:
-        text += " " + np.array2string(a.ravel(), precision=4, separator=", ")
-    return text
+    return fmt.number(x) if np.ndim(raw(x)) == 0 else f"<const {fmt.shape(x)}>"
 
 
 def trace(f: Callable, *args: Any) -> Trace:
@@ -475,7 +485,7 @@ def record(f: Callable, args, labels: list[str], name: str, shown: str | None = 
     """Trace ``f(*args)`` with the inputs called ``labels``; ``name`` names the trace."""
     tape = Tape(record=True)
     leaves = [Var._leaf(as_float(a, f"argument {i}"), tape) for i, a in enumerate(args)]
-    with guards.recording(tape) as rec, gc_paused():
+    with guards.recording(tape) as rec, gc_paused(), running(tape):
         out = f(*leaves)
     nodes = tape.stop_recording()
     outs = out if isinstance(out, (tuple, list)) else [out]
@@ -485,6 +495,7 @@ def record(f: Callable, args, labels: list[str], name: str, shown: str | None = 
             f"tuple or list of them; {name} returned a {type(out).__name__}"
             f"{' with containers inside' if not isinstance(out, dict) else ''}. Return "
             "the values as a flat tuple, or stack them into an array with ad.stack.")
+    check_outputs(list(outs), "trace")
     text = _call_text(shown or name, labels, args)
     return Trace(text, leaves, nodes, out, labels, rec, name)
 
@@ -503,5 +514,5 @@ def _labels(f: Callable, n: int) -> list[str]:
 
 
 def _call_text(fname: str, labels: list[str], args: tuple) -> str:
-    shown = ", ".join(f"{label}={_show(as_float(a))}" for label, a in zip(labels, args))
+    shown = ", ".join(f"{label}={fmt.compact(as_float(a))}" for label, a in zip(labels, args))
     return f"{fname}({shown})"

@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from adlab import fmt, optim
 from adlab.core import ShapeError, raw
-from adlab.nn import Module, _rng, accuracy, cross_entropy
+from adlab.losses import accuracy, cross_entropy
 from adlab.reverse import Var
 
 __all__ = ["fit", "ProgressBar"]
@@ -77,9 +78,9 @@ class ProgressBar:
             bar = f"[{'#' * filled}{'.' * (self.width - filled)}] {done}/{self.total}"
         else:
             bar = f"step {done}"
-        text = f"{self.title} {bar}  loss {h['loss']:.4f}"
+        text = f"{self.title} {bar}  loss {fmt.number(h['loss'])}"
         if self.accuracy is not None:
-            text += f"  {self.accuracy_label} {self.accuracy:.2%}"
+            text += f"  {self.accuracy_label} {fmt.percent(self.accuracy)}"
         return text + f"  {h['time']:.1f}s"
 
     def _write(self, text: str) -> None:
@@ -123,6 +124,7 @@ def _make_monitor(monitor: Any, total: int | None, title: str,
         if _in_jupyter():
             from IPython.display import display
 
+            # ipywidgets loads only when a notebook shows a monitor
             from adlab.widgets.training import TrainingMonitor
 
             mon = TrainingMonitor(total=total, title=title)
@@ -144,7 +146,7 @@ def _make_monitor(monitor: Any, total: int | None, title: str,
 # ---------------------------------------------------------------------------------
 
 def _parameters_of(model: Any) -> list[Var]:
-    if isinstance(model, Module):
+    if hasattr(model, "parameters"):  # an adlab.nn.Module
         return model.parameters()
     params = list(model)
     if not all(isinstance(p, Var) for p in params):
@@ -152,7 +154,7 @@ def _parameters_of(model: Any) -> list[Var]:
     return params
 
 
-def fit(model: Module, X: Any, y: Any, *, epochs: int, batch_size: int = 64,
+def fit(model: Any, X: Any, y: Any, *, epochs: int, batch_size: int = 64,
         optimizer: Any = None, loss: Callable = cross_entropy, X_test: Any = None,
         y_test: Any = None, seed: int | np.random.Generator | None = 0,
         monitor: Any = "auto", title: str | None = None) -> list[dict]:
@@ -181,8 +183,6 @@ def fit(model: Module, X: Any, y: Any, *, epochs: int, batch_size: int = 64,
     ``test_loss`` and ``test_accuracy`` (at the end of the epoch; ``None`` without
     ``X_test``) and ``time`` (seconds since the start).
     """
-    from adlab import optim
-
     params = _parameters_of(model)
     if optimizer is None:
         optimizer = optim.Adam(params, lr=1e-3)
@@ -200,7 +200,7 @@ def fit(model: Module, X: Any, y: Any, *, epochs: int, batch_size: int = 64,
         y_test = np.asarray(raw(y_test))
     # classification (accuracies are reported): cross-entropy, or integer class labels
     classify = loss is cross_entropy or (y.dtype.kind in "iu" and y.ndim == 1)
-    rng = _rng(seed)
+    rng = np.random.default_rng(seed)  # a seed, or a Generator to keep using
     n = len(X)
     per_epoch = math.ceil(n / batch_size)
     mon = _make_monitor(monitor, epochs * per_epoch or None,

@@ -23,7 +23,7 @@ from adlab import ops
 from adlab.core import AdlabError, raw
 from adlab.forward import jvp
 from adlab.reverse import vjp
-from adlab.tree import as_float
+from adlab.tree import as_float, float_dtype
 
 __all__ = ["grad", "value_and_grad", "jacfwd", "jacrev", "hessian"]
 
@@ -110,8 +110,11 @@ def _jacobian(f: Callable, argnums, by: str) -> Callable:
             out, pullback = vjp(g, *xs)
             out_shape = np.shape(raw(out))
             m = int(np.prod(out_shape))
-            rows = [pullback(np.eye(1, m, i).reshape(out_shape)) for i in range(m)]
-            jacs = [_assemble([r[k] for r in rows], out_shape + in_shapes[k], ops)
+            dtype = float_dtype(raw(out))  # one-hot seeds in the output's precision
+            rows = [pullback(np.eye(1, m, i, dtype=dtype).reshape(out_shape))
+                    for i in range(m)]
+            jacs = [_assemble([r[k] for r in rows], out_shape + in_shapes[k], ops,
+                              dtype=np.result_type(dtype, float_dtype(raw(xs[k]))))
                     for k in range(len(xs))]
         else:  # forward mode: one sweep per input entry
             jacs = []
@@ -119,23 +122,26 @@ def _jacobian(f: Callable, argnums, by: str) -> Callable:
                 n = int(np.prod(shape))
                 cols = []
                 for j in range(n):
-                    seeds = [np.zeros(s) for s in in_shapes]
-                    seeds[k] = np.eye(1, n, j).reshape(shape)
+                    # one-hot seeds in each input's precision
+                    seeds = [np.zeros(s, float_dtype(raw(x))) for s, x in zip(in_shapes, xs)]
+                    seeds[k] = np.eye(1, n, j, dtype=float_dtype(raw(xs[k]))).reshape(shape)
                     out, col = jvp(g, xs, seeds)
                     cols.append(col)
                 if not cols:
                     out = g(*xs)
                 out_shape = np.shape(raw(out))
-                jacs.append(_assemble(cols, out_shape + shape, ops, axis=-1))
+                jacs.append(_assemble(cols, out_shape + shape, ops, axis=-1,
+                                      dtype=np.result_type(float_dtype(raw(out)),
+                                                           float_dtype(raw(xs[k])))))
         return jacs[0] if isinstance(argnums, int) else tuple(jacs)
 
     jac.__name__ = f"jac{'rev' if by == 'rows' else 'fwd'}({fname})"
     return jac
 
 
-def _assemble(parts: list, shape: tuple, ops, axis: int = 0):
+def _assemble(parts: list, shape: tuple, ops, axis: int = 0, dtype=np.float64):
     if not parts:
-        return np.zeros(shape)
+        return np.zeros(shape, dtype)
     return ops.reshape(ops.stack(parts, axis=axis), shape)
 
 

@@ -80,3 +80,46 @@ def as_float(x: Any, where: str = "input") -> Any:
         f"cannot differentiate with respect to {where} of type {type(x).__name__} "
         f"(dtype {a.dtype}). Pass a number, a NumPy array, or a list/tuple/dict of them."
     )
+
+
+# ---------------------------------------------------------------------------------
+# Precision: seeds, tangents and zeros in the dtype of the value they belong to
+# ---------------------------------------------------------------------------------
+
+_FLOAT64 = np.dtype(np.float64)
+
+
+def float_dtype(x: Any) -> np.dtype:
+    """The floating dtype derivatives of the plain value ``x`` have: its own for NumPy
+    floats (float32 stays float32), float64 for Python floats, ints and bools."""
+    dtype = getattr(x, "dtype", None)
+    if dtype is None:
+        dtype = np.result_type(x)
+    return dtype if dtype.kind == "f" else _FLOAT64
+
+
+def zeros_like_float(x: Any) -> Any:
+    """A zero derivative for the plain value ``x``: zeros of its shape in its floating
+    dtype (a NumPy scalar for a 0-d value; float64 for Python numbers)."""
+    return np.zeros(np.shape(x), float_dtype(x))[()]
+
+
+def cast_like(t: Any, x: Any) -> Any:
+    """The seed, tangent or cotangent ``t`` in the floating dtype of the plain value ``x``.
+
+    A derivative lives in the space of its value, so it has the value's precision: a
+    float64 seed (``np.eye``, ``np.ones``, the Python ``1.0`` of ``grad``) for a float32
+    output becomes float32, so the whole sweep runs in float32. Python floats ``t`` stay
+    Python floats for Python-float (or float64) values; boxes are left alone.
+    """
+    if isinstance(t, Box):
+        return t
+    dtype = float_dtype(x)
+    if type(t) is float:
+        return t if dtype is _FLOAT64 or dtype == _FLOAT64 else dtype.type(t)
+    t_dtype = getattr(t, "dtype", None)
+    if t_dtype == dtype:
+        return t
+    if isinstance(t, np.ndarray):
+        return t.astype(dtype)
+    return dtype.type(t)

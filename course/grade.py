@@ -38,6 +38,7 @@ from typing import TextIO
 
 import nbformat
 
+from adlab.fmt import number
 from course import catalog, release
 from course.catalog import Exercise
 from course.checking import MISSING_OBJECT, exception_text, judge, learner_outputs
@@ -87,16 +88,12 @@ class Graded:
         head = f"Feedback for {self.learner}"
         if self.notebook:
             head += f" on {self.notebook}"
-        lines = [head, f"Score: {_num(self.score)}/{_num(self.points)} points", ""]
+        lines = [head, f"Score: {number(self.score)}/{number(self.points)} points", ""]
         for r in self.results.values():
             lines += r.lines() + [""]
         if self.notes:
             lines += ["Notes:"] + [f"- {n}" for n in self.notes]
         return "\n".join(lines).rstrip("\n") + "\n"
-
-
-def _num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
 # ---------------------------------------------------------------------------------
@@ -374,9 +371,9 @@ def write_csv(out: Path, graded: Sequence[Graded]) -> None:
         writer = csv.writer(handle)
         writer.writerow(["learner", "notebook", *ids, "total", "possible", "reasons"])
         for g in graded:
-            scores = [_num(g.results[i].score) if i in g.results else "" for i in ids]
-            writer.writerow([g.learner, g.notebook or "", *scores, _num(g.score),
-                             _num(g.points), "; ".join(g.reasons())])
+            scores = [number(g.results[i].score) if i in g.results else "" for i in ids]
+            writer.writerow([g.learner, g.notebook or "", *scores, number(g.score),
+                             number(g.points), "; ".join(g.reasons())])
 
 
 def _show_progress(stream: TextIO | None, done: int, total: int, label: str,

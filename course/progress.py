@@ -10,6 +10,7 @@ import html
 from dataclasses import dataclass
 from pathlib import Path
 
+from adlab.fmt import number
 from course import catalog
 from course.catalog import Exercise
 from course.store import ProgressStore, Summary
@@ -24,10 +25,6 @@ class Row:
     best: float
     state: str      # "passed", "tried" or "new"
     attempts: int
-
-
-def _num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
 def bar(done: float, total: float, width: int = BAR) -> str:
@@ -61,7 +58,7 @@ class Progress:
 
     def lines(self) -> list[str]:
         """The text report, line by line (deterministic: no times)."""
-        out = [f"Course progress: {_num(self.score)}/{_num(self.points)} points"]
+        out = [f"Course progress: {number(self.score)}/{number(self.points)} points"]
         width = max((len(r.exercise.id) for rows in self.notebooks.values() for r in rows),
                     default=0)
         title_width = max((len(r.exercise.title) for rows in self.notebooks.values()
@@ -69,13 +66,13 @@ class Progress:
         for notebook, rows in self.notebooks.items():
             got, possible = sum(r.best for r in rows), sum(r.exercise.points for r in rows)
             out.append(f"{notebook:<{width + 6}}{bar(got, possible)} "
-                       f"{_num(got)}/{_num(possible)} points")
+                       f"{number(got)}/{number(possible)} points")
             for r in rows:
                 tries = f"  {r.attempts} attempt{'s' if r.attempts != 1 else ''}" \
                     if r.attempts else ""
                 out.append(f"  {_MARK[r.state]} {r.exercise.id:<{width}}  "
                            f"{r.exercise.title:<{title_width}}  "
-                           f"{_num(r.best)}/{_num(r.exercise.points)}{tries}")
+                           f"{number(r.best)}/{number(r.exercise.points)}{tries}")
         out.append("[x] passed   [~] tried, not passed yet   [ ] not tried")
         out += [f"note: {n}" for n in self.notes]
         return out
@@ -91,7 +88,7 @@ class Progress:
         colour = {"passed": "#2e7d32", "tried": "#ef6c00", "new": "#546e7a"}
         symbol = {"passed": "&#10004;", "tried": "&#9711;", "new": "&#9675;"}
         parts = ['<div class="adlab-progress" style="font-family:sans-serif">',
-                 f"<b>Course progress: {_num(self.score)}/{_num(self.points)} points</b>",
+                 f"<b>Course progress: {number(self.score)}/{number(self.points)} points</b>",
                  '<table style="border-collapse:collapse;margin-top:4px">']
         for notebook, rows in self.notebooks.items():
             got, possible = sum(r.best for r in rows), sum(r.exercise.points for r in rows)
@@ -99,14 +96,14 @@ class Progress:
                 f'<tr><td style="text-align:left;padding-top:6px"><b>{e(notebook)}</b></td>'
                 f'<td style="text-align:left;padding-top:6px"><progress value="{got:g}" '
                 f'max="{possible:g}" style="width:12em"></progress> '
-                f"{_num(got)}/{_num(possible)} points</td></tr>")
+                f"{number(got)}/{number(possible)} points</td></tr>")
             for r in rows:
                 attempts = f" ({r.attempts} attempts)" if r.attempts > 1 else ""
                 parts.append(
                     f'<tr><td style="text-align:left;padding-left:1.5em;padding-right:1em;'
                     f'color:{colour[r.state]}">{symbol[r.state]} {e(r.exercise.id)}</td>'
                     f'<td style="text-align:left">{e(r.exercise.title)}: '
-                    f"{_num(r.best)}/{_num(r.exercise.points)}{attempts}</td></tr>")
+                    f"{number(r.best)}/{number(r.exercise.points)}{attempts}</td></tr>")
         parts.append("</table>")
         parts += [f'<div style="color:#666">{e(n)}</div>' for n in self.notes]
         return "\n".join(parts) + "\n</div>"

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from adlab.fmt import array, number
+
 PASSED, FAILED, ERROR = "passed", "failed", "error"
 NOT_ATTEMPTED, TIMED_OUT, MISSING, UNKNOWN = "not attempted", "timed out", "missing", "unknown"
 
@@ -29,20 +31,13 @@ _STYLE = {  # status: (symbol, border colour, background)
 
 
 def fmt(value: Any) -> str:
-    """A number, array, dict or sequence with 6 significant digits, the same every run."""
+    """A number, array, dict or sequence with 6 significant digits, the same every run
+    (numbers and arrays as :mod:`adlab.fmt` writes them, after conversion to float)."""
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k!r}: {fmt(v)}" for k, v in value.items()) + "}"
     if isinstance(value, (list, tuple)) and not _numeric(value):
         return "(" + ", ".join(fmt(v) for v in value) + ")"
-    a = np.asarray(value, dtype=float)
-    if a.ndim == 0:
-        return _g(float(a))
-    return np.array2string(a, separator=", ", threshold=12, edgeitems=3,
-                           formatter={"float_kind": _g}, max_line_width=100)
-
-
-def _g(x: float) -> str:
-    return "0" if x == 0 else f"{x:.6g}"
+    return array(np.asarray(value, dtype=float))
 
 
 def _numeric(seq: Any) -> bool:
@@ -62,10 +57,6 @@ def safe_repr(obj: Any, limit: int = 80) -> str:
         return f"a {type(obj).__name__} object"
     text = re.sub(r" at 0x[0-9A-Fa-f]+", "", text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
 @dataclass
@@ -104,7 +95,7 @@ class CheckResult:
 
     def lines(self) -> list[str]:
         """The text form, line by line."""
-        head = f"{self.exercise}: {self.status} ({_num(self.score)}/{_num(self.points)} points)"
+        head = f"{self.exercise}: {self.status} ({number(self.score)}/{number(self.points)} points)"
         out = [head]
         if self.message:
             out.append(f"  {self.message}")
@@ -135,7 +126,7 @@ class CheckResult:
             f"background:{background};padding:6px 12px;margin:4px 0;"
             f'font-family:sans-serif;color:#222">',
             f"<b>{symbol} {e(self.exercise)}</b> &mdash; {e(self.title)}: "
-            f"<b>{e(self.status)}</b> ({_num(self.score)}/{_num(self.points)} points)",
+            f"<b>{e(self.status)}</b> ({number(self.score)}/{number(self.points)} points)",
         ]
         if self.message:
             parts.append(f'<div style="margin-top:4px">{e(self.message)}</div>')

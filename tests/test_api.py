@@ -109,7 +109,7 @@ def test_dual_defaults_and_shape_check():
         ad.Dual(np.ones(3), np.ones(2))
     z = ad.exp(ad.Dual(0.0, 2.0))
     assert (z.value, z.tangent) == (1.0, 2.0)
-    assert "tangent=2.0" in repr(z)
+    assert repr(z) == "Dual(1, tangent=2)"  # numbers as adlab.fmt writes them
 
 
 # -- transformations -----------------------------------------------------------------
@@ -192,8 +192,8 @@ def test_numpy_functions_dispatch_to_adlab():
 
 
 def test_numpy_function_without_rule_is_named():
-    with pytest.raises(TypeError, match=r"numpy\.arcsin"):
-        np.arcsin(ad.Var(0.5))
+    with pytest.raises(TypeError, match=r"numpy\.arcsinh"):
+        np.arcsinh(ad.Var(0.5))
     with pytest.raises(TypeError, match=r"numpy\.linalg\.det|linalg.det"):
         np.linalg.det(ad.Var(np.eye(2)))
 

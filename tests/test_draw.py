@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import adlab as ad
-from adlab.draw import COLORS, INSTALL_HINT, Graph, draw, fmt, local_partial
+from adlab import fmt
+from adlab.draw import COLORS, INSTALL_HINT, Graph, draw, local_partial
 
 
 def z_sin(x1, x2):
@@ -63,11 +64,11 @@ def test_value_mode_shows_every_node_with_operation_and_value(t):
 
 
 def test_numbers_have_six_significant_digits():
-    assert fmt(6.909297426825682) == "6.9093"
-    assert fmt(2.5838531634528574) == "2.58385"
-    assert fmt(np.float64(-0.4161468365471424)) == "-0.416147"
-    assert fmt(np.array([1.0, 2.0, 3.0])) == "f64[3] [1, 2, 3]"
-    assert fmt(np.zeros((4, 3))) == "f64[4, 3]"  # more than 6 entries: shape only
+    assert fmt.compact(6.909297426825682) == "6.9093"
+    assert fmt.compact(2.5838531634528574) == "2.58385"
+    assert fmt.compact(np.float64(-0.4161468365471424)) == "-0.416147"
+    assert fmt.compact(np.array([1.0, 2.0, 3.0])) == "f64[3] [1, 2, 3]"
+    assert fmt.compact(np.zeros((4, 3))) == "f64[4, 3]"  # more than 6 entries: shape only
 
 
 def test_tangent_mode_shows_the_engines_tangents(t):
@@ -80,8 +81,8 @@ def test_tangent_mode_shows_the_engines_tangents(t):
     assert "tangent 2<" in node_line(src, "v3")
     tangents = t.forward((0.6, 0.8))
     src = draw(t, mode="tangent", seed=(0.6, 0.8)).source
-    assert f"tangent {fmt(tangents['v3'])}" in node_line(src, "v3")
-    assert fmt(tangents["v3"]) == fmt(0.6 * (3 + math.cos(2)) + 0.8 * 2)
+    assert f"tangent {fmt.compact(tangents['v3'])}" in node_line(src, "v3")
+    assert fmt.compact(tangents["v3"]) == fmt.compact(0.6 * (3 + math.cos(2)) + 0.8 * 2)
     assert "seed (0.6, 0.8)" in src
 
 
@@ -208,7 +209,7 @@ def test_mlp_graph_has_one_node_per_layer_operation_with_shapes():
     # array edges: shapes only, no Jacobians of matrices
     assert "∂v1/∂v-4: [4, 3]→[4, 5]" in edge_lines(src, "v-4", "v1")[0]
     last = t.nodes[-1].name
-    assert "value " + fmt(t.value) in node_line(src, last)
+    assert "value " + fmt.compact(t.value) in node_line(src, last)
     assert "adjoint 1<" in node_line(src, last)
     assert g.svg().startswith("<svg")
 

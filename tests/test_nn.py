@@ -512,7 +512,7 @@ def test_progress_bar_survives_odd_streams():
     bar = nn.ProgressBar(None, "t", file=forced, force=True)
     bar.update(0, 2.0)
     bar.close()
-    assert "t step 1  loss 2.0000" in forced.getvalue()
+    assert "t step 1  loss 2 " in forced.getvalue()  # numbers as adlab.fmt writes them
 
 
 def test_fit_rejects_unknown_monitors_and_mismatched_data():

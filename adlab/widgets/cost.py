@@ -11,8 +11,11 @@ from typing import Any
 import ipywidgets as W
 import numpy as np
 
-from adlab.core import raw
+from adlab import fmt, ops
+from adlab.core import SWEEPS, raw
 from adlab.draw import COLORS
+from adlab.trace import trace
+from adlab.transforms import jacfwd, jacrev
 from adlab.widgets._common import (
     WidgetInputError,
     _Displayable,
@@ -31,8 +34,6 @@ class WorkCount:
     _KINDS = ("forward_sweeps", "recordings", "reverse_sweeps")
 
     def __init__(self):
-        from adlab.core import SWEEPS
-
         self.primitive_calls = 0   # primitive evaluations on numbers (impl calls)
         self._sweeps = SWEEPS
         self._start = dict(SWEEPS)
@@ -74,8 +75,6 @@ def count_work() -> Iterator[WorkCount]:
     >>> work.forward_sweeps                                     # doctest: +SKIP
     3
     """
-    from adlab import ops
-
     counts = WorkCount()
     restore: list[tuple[Any, Any]] = []
 
@@ -109,8 +108,6 @@ def make_function(n: int, m: int, hidden: int = 8, seed: int = 0):
     Two dense tanh layers: :math:`f(x) = \tanh(W_2 \tanh(W_1 x + b_1) + b_2)`, with
     :math:`W_1` of shape (hidden, n) and :math:`W_2` of shape (m, hidden).
     """
-    from adlab import ops
-
     rng = np.random.default_rng([seed, n, m, hidden])
     W1 = rng.normal(size=(hidden, n)) / math.sqrt(n)
     b1 = 0.1 * rng.normal(size=hidden)
@@ -189,12 +186,8 @@ class CostExplorer(_Displayable):
         self._measure()
 
     def _measure(self) -> None:
-        from adlab.transforms import jacfwd, jacrev
-
         n, m = self._n, self._m
         f, x = make_function(n, m, self.hidden, self.fn_seed)
-        from adlab.trace import trace
-
         recorded = trace(f, x)  # one run of f, operation by operation
         f_ops = len(recorded.nodes) - len(recorded.inputs)
         with count_work() as fw:
@@ -287,7 +280,7 @@ class CostExplorer(_Displayable):
             win = " ✓" if r["winner"] == mode else ""
             return (f"<tr><td><b>{mode}</b>{win}</td><td>{sweeps}</td>"
                     f"<td>{d['ops']}</td><td>{bar}</td>"
-                    f"<td>{d['time'] * 1e3:.3g} ms</td></tr>")
+                    f"<td>{fmt.number(d['time'] * 1e3, 3)} ms</td></tr>")
 
         fw, rv = r["forward"], r["reverse"]
         rows = (row("forward", COLORS["tangent"], f"{fw['passes']} JVPs")
@@ -312,4 +305,4 @@ class CostExplorer(_Displayable):
         self.agree_html.value = (
             f'<p style="color:{COLORS["input_border"] if ok else COLORS["adjoint"]}">'
             f"jacfwd and jacrev {'agree' if ok else 'DISAGREE'}: both Jacobians have shape "
-            f"{r['shape']}, largest difference {r['max_abs_diff']:.3g}.</p>")
+            f"{r['shape']}, largest difference {fmt.number(r['max_abs_diff'], 3)}.</p>")

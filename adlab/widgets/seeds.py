@@ -10,8 +10,10 @@ from typing import Any
 import ipywidgets as W
 import numpy as np
 
+from adlab import fmt
 from adlab.core import raw
-from adlab.draw import Graph, draw, fmt
+from adlab.draw import Graph, draw
+from adlab.trace import trace
 from adlab.widgets._common import (
     WidgetInputError,
     _Displayable,
@@ -55,8 +57,6 @@ class SeedExplorer(_Displayable):
 
     def __init__(self, f: Callable, *args: Any, partials: bool = True,
                  output_label: str = "f", rankdir: str = "LR"):
-        from adlab.trace import trace
-
         self.trace = trace(f, *args)
         self.partials, self.rankdir, self.output_label = partials, rankdir, output_label
         inputs = [self.trace[name] for name in self.trace.inputs]
@@ -148,8 +148,8 @@ class SeedExplorer(_Displayable):
 
     def derivative_text(self) -> str:
         """What the output's tangent is for this seed, in words (HTML)."""
-        f, d = html.escape(self.output_label), fmt(self.derivative)
-        seed = "(" + ", ".join(fmt(s) for s in self._seed) + ")"
+        f, d = html.escape(self.output_label), fmt.compact(self.derivative)
+        seed = "(" + ", ".join(fmt.compact(s) for s in self._seed) + ")"
         kind = self.kind
         if kind == "partial":
             j = next(k for k, s in enumerate(self._seed) if s != 0)
@@ -159,7 +159,7 @@ class SeedExplorer(_Displayable):
         if kind == "zero":
             return (f"Seed <b>{seed}</b> is zero: no input moves, so the output's tangent "
                     f"is <b>{d}</b>.")
-        terms = " + ".join(f"{fmt(s)}·∂{f}/∂{html.escape(x)}"
+        terms = " + ".join(f"{fmt.compact(s)}·∂{f}/∂{html.escape(x)}"
                            for s, x in zip(self._seed, self.labels) if s != 0)
         grad = "∇" + f if np.ndim(self.derivative) == 0 else "J"
         return (f"Seed <b>{seed}</b> is not one-hot, so the output's tangent is the "

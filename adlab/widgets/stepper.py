@@ -9,7 +9,9 @@ from typing import Any
 import ipywidgets as W
 import numpy as np
 
-from adlab.draw import COLORS, Graph, draw, fmt, node_expression
+from adlab import fmt
+from adlab.draw import COLORS, Graph, draw, node_expression
+from adlab.trace import trace
 from adlab.widgets._common import (
     WidgetInputError,
     _Displayable,
@@ -57,8 +59,6 @@ class ReverseStepper(_Displayable):
 
     def __init__(self, f: Callable, *args: Any, seed: Any = 1.0, rankdir: str = "LR",
                  partials: bool = True, interval: int = 900):
-        from adlab.trace import trace
-
         self.trace = trace(f, *args)
         self.names = [node.name for node in self.trace.nodes]
         self.N = len(self.names)
@@ -259,7 +259,7 @@ class ReverseStepper(_Displayable):
         elif phase == "forward":
             node = self.trace[cur]
             what = (f"current node <b>{html.escape(cur)}</b>: "
-                    f"{html.escape(self._describe(cur))} = {html.escape(fmt(node.value))}.")
+                    f"{html.escape(self._describe(cur))} = {html.escape(fmt.compact(node.value))}.")
             if cur in dict(self.saved):
                 what += " Stored: a local partial of the reverse sweep will read it."
             else:
@@ -271,13 +271,14 @@ class ReverseStepper(_Displayable):
             if total is None:
                 what += "It does not influence the output: its adjoint is 0, nothing to push."
             else:
-                what += (f"Its adjoint ∂f/∂{html.escape(cur)} = {html.escape(fmt(total))} "
+                what += (f"Its adjoint ∂f/∂{html.escape(cur)} = {html.escape(fmt.compact(total))} "
                          "is final. ")
                 pushed = [(target, c.value) for target, terms in self.adjoints.items()
                           for c in terms if c.source == cur]
                 if pushed:
                     what += "It pushes " + ", ".join(
-                        f"{html.escape(fmt(v))} to {html.escape(t)}" for t, v in pushed) + "."
+                        f"{html.escape(fmt.compact(v))} to {html.escape(t)}"
+                        for t, v in pushed) + "."
                 else:
                     label = self.trace[cur].label or cur
                     what += (f"It is an input: its adjoint is ∂f/∂{html.escape(label)}, "
@@ -288,7 +289,7 @@ class ReverseStepper(_Displayable):
             for name in self.trace.inputs:
                 label = self.trace[name].label or name
                 value = sums.get(name, 0.0)
-                grads.append(f"∂f/∂{html.escape(label)} = {html.escape(fmt(value))}")
+                grads.append(f"∂f/∂{html.escape(label)} = {html.escape(fmt.compact(value))}")
             what = "Done. The inputs' adjoints are the gradient: " + ", ".join(grads) + "."
         return f'<div style="padding:2px 0">{head} — {what}</div>'
 
@@ -298,9 +299,9 @@ class ReverseStepper(_Displayable):
         rows = []
         for name in self.names:
             terms = adjoints[name]
-            parts = " + ".join(f"{html.escape(fmt(c.value))} <small>(from "
+            parts = " + ".join(f"{html.escape(fmt.compact(c.value))} <small>(from "
                                f"{html.escape(c.source)})</small>" for c in terms) or "—"
-            total = html.escape(fmt(sums[name])) if name in sums else "—"
+            total = html.escape(fmt.compact(sums[name])) if name in sums else "—"
             state = ("final" if name in final else
                      "accumulating" if terms else "")
             style = (f' style="outline:2px solid {COLORS["highlight"]}"'

@@ -10,8 +10,9 @@ from typing import Any
 
 import ipywidgets as W
 
+from adlab import fmt
 from adlab.core import raw
-from adlab.draw import COLORS, fmt
+from adlab.draw import COLORS
 from adlab.widgets._common import (
     WidgetInputError,
     _Displayable,
@@ -116,13 +117,14 @@ class TrainingMonitor(_Displayable):
     def _status_text(self) -> str:
         h = self.history[-1]
         total = f" of {self.total}" if self.total else ""
-        text = f"step {self.steps_done}{total} · loss {fmt(h['loss'])}"
+        text = f"step {self.steps_done}{total} · loss {fmt.number(h['loss'])}"
         if h["accuracy"] is not None:
-            text += f" · accuracy {h['accuracy']:.2%}" if h["accuracy"] <= 1 else \
-                f" · accuracy {fmt(h['accuracy'])}"
+            text += f" · accuracy {fmt.percent(h['accuracy'])}" if h["accuracy"] <= 1 else \
+                f" · accuracy {fmt.number(h['accuracy'])}"
         if not math.isfinite(h["loss"]):
             text += (f' <span style="color:{COLORS["adjoint"]}">the loss is '
-                     f"{h['loss']}: training diverged; try a smaller learning rate</span>")
+                     f"{fmt.number(h['loss'])}: training diverged; try a smaller learning "
+                     "rate</span>")
         return text
 
     def redraw(self) -> None:

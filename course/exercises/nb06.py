@@ -90,7 +90,14 @@ class RewriteWithWhere(Checker):
         return {"x0": float(np.round(x0, 2)), "xs": _points(rng, 8)}
 
     def call(self, fn, case, fname):
-        t = ad.trace(fn, float(case["x0"]))
+        try:
+            t = ad.trace(fn, float(case["x0"]))
+        except ad.ConversionError as e:  # float(x), math.*: a choice made on a plain number
+            raise WrongOutput(
+                f"{fname} turned x into a plain number (float(x), int(x), math.*), so "
+                "Python chose a branch from the value of x and the derivative would be "
+                "lost. Write every choice with ad.where(condition, a, b) on x itself",
+                str(e).split("\n")[0]) from None
         if t.guards:
             shown = "; ".join(map(repr, t.guards))
             raise WrongOutput(
