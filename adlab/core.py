@@ -148,6 +148,10 @@ class Box:
         a = raw(self.value)
         return np.array(a, dtype=dtype, copy=True) if copy else np.asarray(a, dtype=dtype)
 
+    def __format__(self, spec: str) -> str:
+        # f"{loss:.3f}" formats the value: a string carries no derivative to lose
+        return format(raw(self.value), spec) if spec else str(self)
+
     def __index__(self) -> int:
         raise TypeError(
             f"a {type(self).__name__} cannot be used as an index: derivatives with "
@@ -219,8 +223,7 @@ def _compare(op: str, a: Any, b: Any) -> Any:
     return result if hook is None else hook(op, a, b, result)
 
 
-@contextlib.contextmanager
-def gc_paused():
+class gc_paused:  # noqa: N801 - used like a function: ``with gc_paused(): ...``
     """Pause Python's cyclic garbage collector while a transformation runs.
 
     adlab's tapes hold no reference cycles: reference counting frees them the moment
@@ -228,13 +231,20 @@ def gc_paused():
     again and again while a tape grows (about 40 full passes over a million-node
     tape), for nothing. Transformations therefore pause it and restore it afterwards,
     errors included; garbage cycles made meanwhile are collected at the next pass.
+    (A class, not a generator-based context manager: it is entered twice per
+    ``grad`` call, and this is a few times cheaper.) Tapes built outside any
+    transformation, by a user's own loop on ``ad.Var``, are handled by
+    :mod:`adlab.tapegc` instead.
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
+
+    __slots__ = ("was_enabled",)
+
+    def __enter__(self) -> None:
+        self.was_enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc) -> None:
+        if self.was_enabled:
             gc.enable()
 
 

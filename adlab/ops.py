@@ -186,7 +186,7 @@ class Primitive:
             return None
         if self.linear:
             # zero tangents: a Python number's is the (weak) 0.0, so float32 stays float32
-            zeros = [t if t is not None else 0.0 if isinstance(raw(a), (float, int))
+            zeros = [t if t is not None else 0.0 if type(raw(a)) in (float, int)
                      else np.zeros_like(raw(a)) for a, t in zip(args, tangents)]
             out = self(*zeros, **params)
         else:
@@ -226,9 +226,16 @@ def unbroadcast(ct, shape: tuple):
     if ct_shape == shape:
         return ct
     extra = len(ct_shape) - len(shape)
+    axes = () if 1 not in shape else tuple(
+        [i for i, n in enumerate(shape) if n == 1 and ct_shape[extra + i] != 1])
+    if type(ct) is np.ndarray:  # plain values (the reverse sweep's hot path): NumPy directly
+        if extra > 0:
+            ct = np.add.reduce(ct, axis=tuple(range(extra)))
+        if axes:
+            ct = np.add.reduce(ct, axis=axes, keepdims=True)
+        return ct if ct.shape == shape else ct.reshape(shape)
     if extra > 0:
         ct = sum(ct, axis=tuple(range(extra)))
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and ct_shape[extra + i] != 1)
     if axes:
         ct = sum(ct, axis=axes, keepdims=True)
     if getattr(ct, "shape", ()) != shape:  # e.g. a 0-d array for a scalar
@@ -292,7 +299,7 @@ def _array_method(name: str):
     np_fn = getattr(np, name)
 
     def impl(x, *args, **kwargs):
-        if type(x) is np.ndarray:
+        if type(x) is np.ndarray or isinstance(x, np.generic):  # NumPy scalars have them too
             return getattr(x, name)(*args, **kwargs)
         return np_fn(x, *args, **kwargs)
 
@@ -326,21 +333,21 @@ def _keep(g, x, axis, keepdims: bool):
 # ---------------------------------------------------------------------------------
 
 add = defprim(
-    "add", lambda x, y: x + y, "x y", "x + y", linear=True,
+    "add", operator.add, "x y", "x + y", linear=True,  # operator.add is x + y, no frame
     vjp=(lambda g, ans, x, y: g,
          lambda g, ans, x, y: g))
 
 sub = defprim(
-    "sub", lambda x, y: x - y, "x y", "x - y", linear=True,
+    "sub", operator.sub, "x y", "x - y", linear=True,
     vjp=(lambda g, ans, x, y: g,
          lambda g, ans, x, y: -g))
 
 neg = defprim(
-    "neg", lambda x: -x, "x", "-x", linear=True,
+    "neg", operator.neg, "x", "-x", linear=True,
     vjp=(lambda g, ans, x: -g,))
 
 mul = defprim(
-    "mul", lambda x, y: x * y, "x y", "x * y",
+    "mul", operator.mul, "x y", "x * y",
     jvp=(lambda t, ans, x, y: t * y,
          lambda t, ans, x, y: x * t),
     vjp=(lambda g, ans, x, y: g * y,
@@ -348,7 +355,7 @@ mul = defprim(
     reads=("y", "x"))
 
 div = elementwise(
-    "div", lambda x, y: x / y, "x y", "x / y",
+    "div", operator.truediv, "x y", "x / y",
     lambda d, ans, x, y: d / y,
     lambda d, ans, x, y: -d * x / (y * y),
     reads=("y", "x y"))
@@ -691,6 +698,8 @@ def _mT(x):
 
 def _matmul_vjp_a(g, ans, a, b):
     # y = a @ b  =>  a_bar = y_bar @ b^T (with 1-D operands promoted and squeezed back)
+    if type(g) is np.ndarray and type(b) is np.ndarray and g.ndim == b.ndim == 2:
+        return g @ b.T  # plain matrices (the reverse sweep's hot path)
     na, nb = np.ndim(raw(a)), np.ndim(raw(b))
     if nb == 1:
         return g * b if na == 1 else reshape(g, _shape(g) + (1,)) * b
@@ -702,6 +711,8 @@ def _matmul_vjp_a(g, ans, a, b):
 
 def _matmul_vjp_b(g, ans, a, b):
     # y = a @ b  =>  b_bar = a^T @ y_bar (with 1-D operands promoted and squeezed back)
+    if type(g) is np.ndarray and type(a) is np.ndarray and g.ndim == a.ndim == 2:
+        return a.T @ g  # plain matrices (the reverse sweep's hot path)
     na, nb = np.ndim(raw(a)), np.ndim(raw(b))
     if na == 1:
         if nb == 1:
@@ -1001,7 +1012,12 @@ def inner(a, b):
 # ---------------------------------------------------------------------------------
 
 def _sum_vjp(g, ans, x, axis=None, keepdims=False):
-    return broadcast_to(_keep(g, x, axis, keepdims), _shape(x))
+    shape = _shape(x)
+    if axis is None and not isinstance(g, Box) and math.prod(shape) <= 4096:
+        out = np.empty(shape, float_dtype(g))  # a small plain array: filling it beats
+        out[...] = g                             # a broadcast view
+        return out
+    return broadcast_to(_keep(g, x, axis, keepdims), shape)
 
 
 sum = defprim(  # noqa: A001
@@ -1025,33 +1041,38 @@ mean = defprim(
          / _count(x, axis),))
 
 
-def _argmax_mask(x, ans, axis, keepdims):
-    # 1/k on each of the k entries that attain the maximum, 0 elsewhere
+def _attained_mask(x, ans, axis, keepdims):
+    # 1/k on each of the k entries equal to the reduction's output (max or min), 0 elsewhere
     hit = _mask(equal(x, _keep(ans, x, axis, keepdims)), x)
     return hit / sum(hit, axis=axis, keepdims=True)
+
+
+def _extreme_jvp(t, ans, x, axis=None, keepdims=False):  # max and min: the winners' tangent
+    return sum(t * _attained_mask(x, ans, axis, keepdims), axis=axis, keepdims=keepdims)
+
+
+def _extreme_vjp(g, ans, x, axis=None, keepdims=False):  # max and min: g to the winners
+    return _keep(g, x, axis, keepdims) * _attained_mask(x, ans, axis, keepdims)
 
 
 max = defprim(  # noqa: A001
     "max", lambda x, axis=None, keepdims=False: _np_max(x, axis=axis, keepdims=keepdims),
     "x", "maximum over axis; ties share the derivative equally",
-    jvp=(lambda t, ans, x, axis=None, keepdims=False:
-         sum(t * _argmax_mask(x, ans, axis, keepdims), axis=axis, keepdims=keepdims),),
-    vjp=(lambda g, ans, x, axis=None, keepdims=False:
-         _keep(g, x, axis, keepdims) * _argmax_mask(x, ans, axis, keepdims),),
-    reads=("x ans",))
+    jvp=(_extreme_jvp,), vjp=(_extreme_vjp,), reads=("x ans",))
 
 
 def _shifted(x, axis):
     """``x - max(x)`` along ``axis`` (so exp cannot overflow), and the shift used."""
-    m = np.max(x, axis=axis, keepdims=True)
-    if not np.all(np.isfinite(m)):  # a row of -inf: shift it by 0, not by -inf (nan)
+    m = np.maximum.reduce(x, axis=axis, keepdims=True)  # the ufunc itself: no wrappers
+    if not math.isfinite(np.add.reduce(m, axis=None)):  # a row of -inf (or nan): shift
+        # it by 0, not by -inf (nan). (A sum too large for a float only costs this line.)
         m = np.where(np.isfinite(m), m, 0.0)
     return x - m, m
 
 
 def _logsumexp_impl(x, axis=None, keepdims=False):
     s, m = _shifted(x, axis)
-    out = np.log(np.sum(np.exp(s), axis=axis, keepdims=True)) + m
+    out = np.log(np.add.reduce(np.exp(s), axis=axis, keepdims=True)) + m
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
@@ -1078,15 +1099,21 @@ softmax = defprim(
 
 def _log_softmax_impl(x, axis=-1):
     s, _ = _shifted(x, axis)
-    return s - np.log(np.sum(np.exp(s), axis=axis, keepdims=True))
+    return s - np.log(np.add.reduce(np.exp(s), axis=axis, keepdims=True))
 
 
 log_softmax = defprim(
     "log_softmax", _log_softmax_impl, "x",
     "x - logsumexp(x) along axis;  VJP g - softmax(x) Σ g",
     jvp=(lambda t, ans, x, axis=-1: t - sum(exp(ans) * t, axis=axis, keepdims=True),),
-    vjp=(lambda g, ans, x, axis=-1: g - exp(ans) * sum(g, axis=axis, keepdims=True),),
+    vjp=(lambda g, ans, x, axis=-1: _log_softmax_vjp(g, ans, axis),),
     reads=("ans",))
+
+
+def _log_softmax_vjp(g, ans, axis):
+    if type(g) is np.ndarray and type(ans) is np.ndarray:  # plain arrays: NumPy directly
+        return g - np.exp(ans) * np.add.reduce(g, axis=axis, keepdims=True)
+    return g - exp(ans) * sum(g, axis=axis, keepdims=True)
 
 # ---------------------------------------------------------------------------------
 # More reductions: min, prod, var, std; running sums and products
@@ -1103,12 +1130,7 @@ _np_var, _np_std = _array_method("var"), _array_method("std")
 min = defprim(  # noqa: A001
     "min", lambda x, axis=None, keepdims=False: _np_min(x, axis=axis, keepdims=keepdims),
     "x", "minimum over axis; ties share the derivative equally",
-    # _argmax_mask marks the entries equal to the reduction's output: here the minimum
-    jvp=(lambda t, ans, x, axis=None, keepdims=False:
-         sum(t * _argmax_mask(x, ans, axis, keepdims), axis=axis, keepdims=keepdims),),
-    vjp=(lambda g, ans, x, axis=None, keepdims=False:
-         _keep(g, x, axis, keepdims) * _argmax_mask(x, ans, axis, keepdims),),
-    reads=("x ans",))
+    jvp=(_extreme_jvp,), vjp=(_extreme_vjp,), reads=("x ans",))
 
 
 def _along(ax: int, s: slice) -> tuple:

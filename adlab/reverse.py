@@ -26,7 +26,15 @@ from adlab import fmt, tapegc
 from adlab.conversions import check_outputs
 from adlab.core import SWEEPS, AdlabError, Box, Level, gc_paused, raw, running
 from adlab.ops import Primitive, unbroadcast
-from adlab.tree import as_float, cast_like, flatten, float_dtype, unflatten, zeros_like_float
+from adlab.tree import (
+    as_float,
+    cast_like,
+    flatten,
+    float_dtype,
+    shape_of,
+    unflatten,
+    zeros_like_float,
+)
 
 
 class Tape(Level):
@@ -41,17 +49,26 @@ class Tape(Level):
     def __init__(self, number: int | None = None, record: bool = False):
         super().__init__(number)
         self.nodes: list | None = [] if record else None
-        self.episode = None  # the user tape's: a weak reference to its current Episode
+        self.episode = None  # the user tape's current tapegc.Episode (others have none)
 
     def process(self, prim: Primitive, args: tuple, params: dict) -> Var:
-        nested = False
-        primals = []
-        for a in args:
+        if len(args) == 2:  # most calls: unrolled (a hot path)
+            a, b = args
             if isinstance(a, Var) and a._level is self:
                 a = a.value
-            primals.append(a)
-            nested = nested or isinstance(a, Box)
-        primals = tuple(primals)
+            if isinstance(b, Var) and b._level is self:
+                b = b.value
+            primals = (a, b)
+            nested = isinstance(a, Box) or isinstance(b, Box)
+        else:
+            nested = False
+            primals = []
+            for a in args:
+                if isinstance(a, Var) and a._level is self:
+                    a = a.value
+                primals.append(a)
+                nested = nested or isinstance(a, Box)
+            primals = tuple(primals)
         # values may themselves be boxes of outer transformations: let them see the call
         if nested:
             ans = prim(*primals, **params)
@@ -63,20 +80,23 @@ class Tape(Level):
         if prim.constant and self.nodes is None:
             return ans  # nothing flows back through it; only a static graph keeps it
         v = Var.__new__(Var)
-        v.value, v._level, v.grad, v.name = ans, self, None, None
+        v.value = ans  # (one store each: no tuple is built)
+        v._level = self
+        v.grad = v.name = None
         # The node keeps the call's own argument tuple (its Vars are the node's parents)
         # and the values the operation saw. Both tuples exist anyway for the call.
-        v._prim, v._inputs, v._args, v._params = prim, args, primals, params
-        v._index = next(_clock)  # creation order: a topological order of the graph
+        v._prim = prim
+        v._inputs = args
+        v._args = primals
+        v._params = params
+        v._index = index = next(_clock)  # creation order: a topological order of the graph
         if self.nodes is not None:
             self.nodes.append(v)
-        if self.episode is not None:  # the user tape: count its live nodes (adlab.tapegc)
-            episode = self.episode()
-            if episode is None or episode.left <= 0:
-                episode = tapegc.Episode.open()
-                self.episode = episode.ref
+        episode = self.episode
+        if episode is not None:  # the user tape: count its live nodes (see adlab.tapegc)
+            if index >= episode.end:
+                self.episode = episode = tapegc.Episode(index)
             v._episode = episode
-            episode.left -= 1
         return v
 
     def stop_recording(self) -> list:
@@ -91,7 +111,7 @@ class Tape(Level):
 
 
 _USER_TAPE = Tape(1)
-_USER_TAPE.episode = tapegc.Episode.none
+_USER_TAPE.episode = tapegc.Episode(0)  # the user tape counts its live nodes
 _clock = itertools.count()  # the tape of Vars that users create by hand
 
 
@@ -202,8 +222,9 @@ def _one_like(value):
 
 
 def _check_seed(seed, shape: tuple, where: str):
-    seed = as_float(seed, f"the seed of {where}")
-    if np.shape(raw(seed)) != shape:
+    if type(seed) is not float:
+        seed = as_float(seed, f"the seed of {where}")
+    if shape_of(seed) != shape:
         raise AdlabError(
             f"{where}: the seed (cotangent) has shape {np.shape(raw(seed))} but the output "
             f"has shape {shape}; a seed is the output's adjoint, so it has the output's "
@@ -269,14 +290,15 @@ def backward_sweep(order: Iterable[Var], seeds: Sequence[tuple[Var, Any]], *,
         if prim is None or prim.constant:
             continue  # an input, or piecewise constant: nothing flows back
         level, args, ans, params = node._level, node._args, node.value, node._params
+        rules = None if prim.variadic else prim.vjp_rules
         for i, parent in enumerate(node._inputs):
             if not (isinstance(parent, Var) and parent._level is level):
                 continue
             # the VJP rule, then undo broadcasting (Primitive.vjp, inlined: hot loop)
-            if prim.variadic:
+            if rules is None:
                 c = prim.vjp_n(i, g, ans, *args, **params)
             else:
-                rule = prim.vjp_rules[i]
+                rule = rules[i]
                 if rule is None:
                     continue  # e.g. where's condition: not differentiated
                 c = rule(g, ans, *args, **params)
@@ -285,7 +307,8 @@ def backward_sweep(order: Iterable[Var], seeds: Sequence[tuple[Var, Any]], *,
                 c = unbroadcast(c, shape)
             if contribute is not None:
                 contribute(node, i, parent, c)
-            adjoints[parent] = adjoints[parent] + c if parent in adjoints else c
+            before = adjoints.get(parent)
+            adjoints[parent] = c if before is None else before + c
     return adjoints
 
 
@@ -303,7 +326,8 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
     """
     tape = Tape(record=True)
     leaves, treedef = flatten(primals)
-    boxes = [Var._leaf(as_float(p, f"argument {i}"), tape) for i, p in enumerate(leaves)]
+    boxes = [Var._leaf(p if type(p) is np.ndarray and p.dtype.kind == "f"
+                       else as_float(p, f"argument {i}"), tape) for i, p in enumerate(leaves)]
     SWEEPS["recordings"] += 1
     with gc_paused(), running(tape):
         out = f(*unflatten(treedef, boxes))
@@ -319,7 +343,7 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
             raise AdlabError("vjp_fn: the cotangent must have the same structure as f's output")
         seeds = []
         for o, v, ct in zip(out_leaves, out_values, ct_leaves):
-            ct = cast_like(_check_seed(ct, np.shape(raw(v)), "vjp_fn"), raw(v))
+            ct = cast_like(_check_seed(ct, shape_of(v), "vjp_fn"), raw(v))
             if isinstance(o, Var) and o._level is tape:
                 seeds.append((o, ct))
         # the tape's own list is in evaluation order: sweep it backwards, no sorting

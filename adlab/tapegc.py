@@ -18,12 +18,12 @@ while they run (:func:`adlab.core.gc_paused`). A user's own loop must not lose i
 collector, so here adlab only makes the *full* collections rarer in proportion to the
 live user tape, and only while a large one is alive:
 
-* Nodes of the user tape are counted in *episodes* (runs of consecutive nodes). Every
-  node holds its episode; an episode's ``__del__`` runs when its last node is freed,
-  so ``live`` (the sum of the sizes of the live episodes) follows the live tape,
-  rounded up to one episode, at the cost of one reference and one decrement per node.
-  Episodes grow with the tape (each is half the live count), so a tape of
-  :math:`n` nodes has :math:`O(\log n)` of them.
+* Nodes of the user tape are counted in *episodes* of :data:`EPISODE` consecutive
+  nodes. Every node holds its episode, so an episode's ``__del__`` runs when its last
+  node is freed, and ``live`` (a whole episode for each live one) follows the live
+  tape, from above, at the cost of one reference and one comparison per node. (A
+  node kept alive keeps its whole episode counted; a few stray ones cannot reach
+  :data:`MIN_NODES`.)
 * While ``live`` is at least :data:`MIN_NODES`, generation 2's threshold (how many
   generation-1 collections make a full one) is raised so that a full collection
   waits until about :data:`GROWTH` times the live tape's worth of objects has been
@@ -49,71 +49,53 @@ from __future__ import annotations
 import gc
 import sys
 import threading
-import weakref
 
-__all__ = ["Episode", "MIN_NODES", "GROWTH", "live_nodes"]
+__all__ = ["Episode", "EPISODE", "MIN_NODES", "GROWTH", "live_nodes"]
 
 #: Live user-tape nodes from which full collections are spaced out.
 MIN_NODES = 1 << 15
 #: A full collection waits for about this many objects per live node to be allocated.
 GROWTH = 16
-#: The size of the first episode (episodes then grow with the live tape).
-FIRST_EPISODE = 1 << 12
+#: Nodes per episode (the granularity of the count).
+EPISODE = 1 << 12
 
 _ENABLED = sys.version_info < (3, 14)
-_lock = threading.Lock()
+# reentrant: a collection started inside the lock may free an episode (its __del__)
+_lock = threading.RLock()
 _live = 0               # nodes of the live episodes (the current one counted in full)
 _saved = None           # the user's thresholds while adlab's are in force
 _ours = None            # the thresholds adlab set (to see whether the user changed them)
 
 
 class Episode:
-    """A run of consecutive user-tape nodes. Each node holds it, the tape only a weak
-    reference (``ref``), so it lives exactly as long as one of its nodes does; ``left``
-    counts down the nodes it still takes."""
+    """A run of :data:`EPISODE` consecutive user-tape nodes: those whose creation
+    numbers (``Var._index``, a global clock) lie in ``[start, end)``. Each node holds
+    its episode and the tape holds the current one, so an episode lives as long as one
+    of its nodes (or while it is current) and its ``__del__`` tells when the last of
+    them is freed."""
 
-    __slots__ = ("size", "left", "ref", "__weakref__")
+    __slots__ = ("end",)
 
-    #: A dead weak reference: the user tape's state before its first node.
-    none = None
-
-    def __init__(self, size: int):
-        self.size = self.left = size
-        self.ref = weakref.ref(self)
-
-    @classmethod
-    def open(cls) -> Episode:
-        """A new episode: half the live count, at least :data:`FIRST_EPISODE` nodes."""
-        global _live
-        with _lock:
-            size = max(FIRST_EPISODE, _live // 2)
-            _live += size
-            _adjust()
-        return cls(size)
+    def __init__(self, start: int):
+        self.end = start + EPISODE
+        _change(EPISODE)
 
     def __del__(self):
         try:
-            _release(self.size)
+            _change(-EPISODE)
         except Exception:  # noqa: BLE001 - interpreter shutdown: nothing left to restore
             pass
 
 
-def _dead_ref():
-    return None
-
-
-Episode.none = _dead_ref
-
-
 def live_nodes() -> int:
-    """The live user-tape nodes as adlab counts them (rounded up to whole episodes)."""
+    """The live user-tape nodes as adlab counts them: a whole episode for each live one."""
     return _live
 
 
-def _release(size: int) -> None:
+def _change(nodes: int) -> None:
     global _live
     with _lock:
-        _live -= size
+        _live += nodes
         _adjust()
 
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from adlab import ops
-from adlab.core import AdlabError, raw
+from adlab.core import AdlabError, gc_paused, raw
 from adlab.forward import jvp
 from adlab.reverse import vjp
 from adlab.tree import as_float, float_dtype
@@ -36,7 +36,7 @@ def _argnums(argnums, nargs: int, fname: str) -> tuple[int, ...]:
                 f"argnums={argnums!r} asks for argument {n} of {fname}, which was called "
                 f"with {nargs} argument(s)."
             )
-    return tuple(n % nargs for n in nums)
+    return tuple([n % nargs for n in nums])
 
 
 def _fix_others(f: Callable, args: tuple, nums: tuple) -> Callable:
@@ -60,9 +60,16 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
 
     def wrapped(*args):
         nums = _argnums(argnums, len(args), fname)
+        with gc_paused():  # recording, sweep and freeing the tape in one pause (see below)
+            out, grads = _value_and_pullback(f, args, nums)
+        return out, grads[0] if isinstance(argnums, int) else grads
+
+    def _value_and_pullback(f, args, nums):
         out, pullback = vjp(_fix_others(f, args, nums), *[args[n] for n in nums])
-        if np.shape(raw(out)) != ():
-            shape = np.shape(raw(out))
+        value = raw(out)
+        shape = () if type(value) is float else getattr(value, "shape", None)
+        if shape != () and np.shape(value) != ():
+            shape = np.shape(value)
             raise AdlabError(
                 f"grad needs {fname} to return a scalar, but it returned an array of shape "
                 f"{shape}. A gradient is defined for scalar outputs; for this output use "
@@ -70,7 +77,11 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
                 f"ad.jacrev({fname}) for the whole Jacobian."
             )
         grads = pullback(1.0)
-        return out, grads[0] if isinstance(argnums, int) else grads
+        # Free the tape before the collector resumes: a collector paused while a tape was
+        # recorded would otherwise walk the whole tape once it resumes (its youngest
+        # generation holds every object made during the pause).
+        del pullback
+        return out, grads
 
     wrapped.__name__ = f"value_and_grad({fname})"
     wrapped.__doc__ = f"Value and gradient of {fname} (see adlab.value_and_grad)."

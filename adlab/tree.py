@@ -11,7 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from adlab.core import AdlabError, Box
+from adlab.core import AdlabError, Box, raw
+
+_LEAF = (1, None)  # the description of one leaf inside a container
 
 
 def flatten(tree: Any) -> tuple[list, Any]:
@@ -19,6 +21,10 @@ def flatten(tree: Any) -> tuple[list, Any]:
     if isinstance(tree, (list, tuple)):
         leaves, defs = [], []
         for item in tree:
+            if not isinstance(item, (list, tuple, dict)):  # a leaf: no recursion (hot)
+                leaves.append(item)
+                defs.append(_LEAF)
+                continue
             sub, d = flatten(item)
             leaves += sub
             defs.append((len(sub), d))
@@ -40,7 +46,7 @@ def unflatten(treedef: Any, leaves: list) -> Any:
     kind, defs = treedef
     out, i = [], 0
     for n, d in defs:
-        out.append(unflatten(d, leaves[i:i + n]))
+        out.append(leaves[i] if d is None else unflatten(d, leaves[i:i + n]))
         i += n
     return kind(out) if kind in (list, tuple) else kind(*out)
 
@@ -57,6 +63,8 @@ def as_float(x: Any, where: str = "input") -> Any:
     Derivatives live in a continuous space, so adlab casts integer inputs to float
     (``grad(f)(2)`` is the same as ``grad(f)(2.0)``) instead of refusing them.
     """
+    if type(x) is np.ndarray and x.dtype.kind == "f":  # the common case, first
+        return x
     if isinstance(x, Box):
         return x
     if isinstance(x, float):
@@ -96,6 +104,16 @@ def float_dtype(x: Any) -> np.dtype:
     if dtype is None:
         dtype = np.result_type(x)
     return dtype if dtype.kind == "f" else _FLOAT64
+
+
+def shape_of(x: Any) -> tuple:
+    """``np.shape`` of the plain value inside ``x``, without NumPy's dispatch for arrays,
+    NumPy scalars and Python floats (a hot path of every sweep)."""
+    x = raw(x)
+    if type(x) is float:
+        return ()
+    shape = getattr(x, "shape", None)
+    return np.shape(x) if shape is None else shape
 
 
 def zeros_like_float(x: Any) -> Any:

@@ -40,7 +40,10 @@ The benchmarks (ids for ``--only``):
               the plain NumPy loss. Goal <= 3.
 ``chain``     4. time per tape node of a chain of 10^4 and of 10^6 scalar operations
               (build + backward): the ratio of the two per-node times. Goal within
-              1.5x either way. Reported with the GC enabled (the goal) and disabled.
+              1.5x either way through ``ad.grad``, and at most 1.3 for a top-level
+              ``ad.Var`` tape with the GC enabled as users have it (adlab.tapegc
+              spaces out full collections while a large user tape is alive).
+              Reported with the GC disabled too.
 ``autograd``  5. adlab's ``value_and_grad`` of benchmark 2 over HIPS autograd's.
               Informational; goal < 1.
 ``train``     6. one training step (forward, cross-entropy from logits, backward, SGD
@@ -457,6 +460,7 @@ def bench_chain(cfg: Config):
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     bpn = _bytes_per_node(small)
     goal = Goal("1/1.5 .. 1.5", lo=1 / 1.5, hi=1.5)
+    goals = {"grad": goal, True: Goal("<= 1.3", hi=1.3), False: goal}
     rows = []
     for key in ("grad", True, False):
         s, lg = res[key]
@@ -467,8 +471,8 @@ def bench_chain(cfg: Config):
             f"per node, chain of {large:.0e} vs {small:.0e} ops ({state})".replace("+0", ""),
             adlab_s=lg["per_node_best_s"], peer=f"{small:.0e} chain".replace("+0", ""),
             peer_s=s["per_node_best_s"],
-            medians=(lg["per_node_median_s"], s["per_node_median_s"]), goal=goal,
-            informational=key != "grad",
+            medians=(lg["per_node_median_s"], s["per_node_median_s"]), goal=goals[key],
+            informational=key is False,
             details={"op": "y = y * 0.999 + 0.001 (2 nodes per step), then backward",
                      "timed": "build + backward; freeing the tape is timed separately",
                      "small": s, "large": lg, "mid (plot only)": mid[key],
@@ -772,7 +776,10 @@ def _notes(rows: list[dict]) -> list[str]:
                 notes.append("4: transformations (ad.grad, vjp, jvp, trace) pause the cyclic "
                              "GC while they run: adlab's tapes are acyclic and freed by "
                              "refcounting. A top-level ad.Var tape grows outside any adlab "
-                             "call, so there CPython's collector re-walks it (the gc-on row).")
+                             "call (the gc-on row): there adlab.tapegc raises generation "
+                             "2's threshold in proportion to the live user tape while it "
+                             "is large, so full collections do not re-walk it again and "
+                             "again, and restores the user's thresholds when it is freed.")
                 notes.append(f"4: {d['traced_bytes_per_node']:.0f} traced bytes per node "
                              f"(tracemalloc); peak RSS of the process {d['peak_rss_mb']:.0f} MB.")
         if r["id"] == "autograd_mlp" and r["status"] == "ok":

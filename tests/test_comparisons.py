@@ -101,5 +101,5 @@ def test_count_work_leaves_every_rule_unwrapped():
 def test_where_keeps_scalars_scalar_and_masks_in_the_operands_dtype():
     assert type(ad.where(np.True_, 1.5, 2.5)) is float
     x = np.array([1.0, -1.0], np.float32)
-    assert ops._argmax_mask(x, np.max(x), None, False).dtype == np.float32
+    assert ops._attained_mask(x, np.max(x), None, False).dtype == np.float32
     assert ops.REGISTRY["relu"].vjp(0, np.ones(2, np.float32), x, (x,), {}).dtype == np.float32

@@ -270,6 +270,12 @@ def test_jvp_casts_tangents_to_the_primal_dtype():
     # a linear primitive with a Python-number operand (zero tangent 0.0, not a float64 0-d)
     for f in (lambda x: 2.0 + x, lambda x: x - 3, lambda x: ad.concatenate([x, x])):
         assert_f32(ad.jvp(f, (X32,), (X32,))[1], "tangent of a linear primitive")
+    # a NumPy float64 constant promotes (NumPy scalars are not weak): value and tangent
+    # are float64 alike, in both modes
+    for f in (lambda x: x + np.float64(2.0), lambda x: x * np.ones(3)):
+        out, t = ad.jvp(f, (X32,), (X32,))
+        assert dtype_of(out) == dtype_of(t) == F64
+        assert dtype_of(ad.vjp(f, X32)[1](np.ones(3))[0]) == F64
 
 
 @pytest.mark.parametrize("jac", [ad.jacfwd, ad.jacrev])

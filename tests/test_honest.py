@@ -395,3 +395,12 @@ def test_every_path_raises_or_agrees_with_central_differences(steps, x, kind):
     np.testing.assert_allclose(np.asarray(got, float), np.asarray(expected, float),
                                rtol=tol, atol=tol, err_msg=f"{kind} of {steps} at {x}")
     event("agreed with central differences")
+
+
+def test_format_specs_show_the_value_inside_and_outside_transformations():
+    """A formatted string carries no derivative, so f"{x:.3f}" works everywhere."""
+    y = ad.Var(2.0) * 2.0
+    assert f"{y:.3f}" == "4.000" and f"{y}" == str(y)
+    shown = []
+    assert ad.grad(lambda x: (shown.append(f"{x:.2f}"), x * x)[1])(3.0) == 6.0
+    assert shown == ["3.00"]

@@ -16,13 +16,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import ops_arrays
+import ops_elementwise
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-import ops_arrays
-import ops_elementwise
 
 import adlab as ad
 from adlab import ops
