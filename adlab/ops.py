@@ -407,7 +407,7 @@ def where(cond, x, y):
 
 def _ones(x):
     """1 in the floating dtype of ``x`` (a mask of this dtype keeps float32 float32)."""
-    return np.ones((), np.result_type(raw(x), np.float32))
+    return np.ones((), float_dtype(raw(x)))
 
 
 def _mask(cond, like):
@@ -1140,7 +1140,7 @@ def _along(ax: int, s: slice) -> tuple:
 
 def _constant_block(like, shape: tuple, value: float):
     """A constant array of ``value`` in the floating dtype of ``like``."""
-    return np.full(shape, value, dtype=np.result_type(raw(like), np.float32))
+    return np.full(shape, value, dtype=float_dtype(raw(like)))
 
 
 def _shift(y, s: int, ax: int, fill: float):
