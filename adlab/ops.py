@@ -1269,16 +1269,25 @@ def _centered(x, axis):
     return x - mean(x, axis=axis, keepdims=True)
 
 
+def _spread_jvp(t, x, axis, ddof, keepdims):
+    """Σ t (x - mean) / (N - ddof): var's JVP is twice it, std's it over std."""
+    return sum(t * _centered(x, axis), axis=axis, keepdims=keepdims) * _over_dof(x, axis, ddof)
+
+
+def _spread_vjp(g, x, axis, ddof, keepdims):
+    """g (x - mean) / (N - ddof): var's VJP is twice it, std's it with g over std."""
+    return _keep(g, x, axis, keepdims) * _centered(x, axis) * _over_dof(x, axis, ddof)
+
+
 var = defprim(
     "var",
     lambda x, axis=None, ddof=0, keepdims=False: _np_var(x, axis=axis, ddof=ddof,
                                                          keepdims=keepdims),
     "x", "Σ(x - mean)² / (N - ddof);  ∂/∂x_i = 2 (x_i - mean) / (N - ddof)",
     jvp=(lambda t, ans, x, axis=None, ddof=0, keepdims=False:
-         sum(t * _centered(x, axis), axis=axis, keepdims=keepdims)
-         * (2 * _over_dof(x, axis, ddof)),),
+         2 * _spread_jvp(t, x, axis, ddof, keepdims),),
     vjp=(lambda g, ans, x, axis=None, ddof=0, keepdims=False:
-         _keep(g, x, axis, keepdims) * _centered(x, axis) * (2 * _over_dof(x, axis, ddof)),),
+         2 * _spread_vjp(g, x, axis, ddof, keepdims),),
     reads=("x",))
 
 std = defprim(
@@ -1287,11 +1296,9 @@ std = defprim(
                                                          keepdims=keepdims),
     "x", "√var;  ∂/∂x_i = (x_i - mean) / ((N - ddof) std), 0 where std = 0",
     jvp=(lambda t, ans, x, axis=None, ddof=0, keepdims=False:
-         sum(t * _centered(x, axis), axis=axis, keepdims=keepdims)
-         * _over_dof(x, axis, ddof) / _nonzero(ans),),
+         _spread_jvp(t, x, axis, ddof, keepdims) / _nonzero(ans),),
     vjp=(lambda g, ans, x, axis=None, ddof=0, keepdims=False:
-         _keep(g / _nonzero(ans), x, axis, keepdims) * _centered(x, axis)
-         * _over_dof(x, axis, ddof),),
+         _spread_vjp(g / _nonzero(ans), x, axis, ddof, keepdims),),
     reads=("x ans",))
 
 # ---------------------------------------------------------------------------------

@@ -117,14 +117,14 @@ class Checker:
         return out
 
     def random_case(self, rng: np.random.Generator, k: int) -> Case:
-        raise NotImplementedError
+        raise NotImplementedError  # abstract: each subclass defines it
 
     def call(self, fn: Any, case: Case, fname: str) -> Outputs:
         """Run the learner's function on a copy of the case; return outputs by name."""
-        raise NotImplementedError
+        raise NotImplementedError  # abstract: each subclass defines it
 
     def expected(self, case: Case) -> dict[str, np.ndarray]:
-        raise NotImplementedError
+        raise NotImplementedError  # abstract: each subclass defines it
 
     def describe(self, case: Case, fname: str) -> str:
         """The call, as the learner would write it."""

@@ -31,7 +31,7 @@ class Expression:
 
     def evaluate(self) -> float:
         """The value of this expression (computed afresh from the variables)."""
-        raise NotImplementedError
+        raise NotImplementedError  # abstract: each subclass defines it
 
     def __add__(self, other: Expression) -> Plus:
         return Plus(self, other)
