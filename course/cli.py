@@ -8,9 +8,12 @@ out of date, ``validate`` failing, a store that cannot be used); 2 a usage error
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from course import __version__, catalog
 
@@ -41,34 +44,57 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("release", help="write the learners' notebooks from the sources")
     p.add_argument("--check", action="store_true",
                    help="write nothing; exit 1 if DEST differs from what release would write")
-    p.add_argument("--source", type=Path, default=None, help="source notebooks (default: "
-                   "the package's course/sources)")
+    _sources_option(p)
     p.add_argument("--dest", type=Path, default=Path("notebooks"),
                    help="where the learners' notebooks go (default: ./notebooks)")
     p.set_defaults(run=_release)
 
     p = sub.add_parser("outputs", help="run the sources and store the outputs nbval "
                        "compares (cells marked # NBVAL_CHECK_OUTPUT, and the checks)")
-    p.add_argument("--source", type=Path, default=None)
+    _sources_option(p)
     p.set_defaults(run=_outputs)
 
     p = sub.add_parser("validate", help="check that solutions pass and stubs fail")
-    p.add_argument("--source", type=Path, default=None)
+    _sources_option(p)
     p.set_defaults(run=_validate)
 
     p = sub.add_parser("grade", help="grade submitted notebooks into a CSV file")
     p.add_argument("submissions", nargs="+", type=Path, metavar="SUBMISSION",
-                   help="submitted .ipynb files, or folders of them")
+                   help="submitted .ipynb files, or folders of them (per-learner folders "
+                        "such as alice/04_reverse_mode.ipynb name the learner)")
     p.add_argument("--out", type=Path, default=Path("grades.csv"),
-                   help="the CSV file to write (default: grades.csv)")
+                   help="the CSV file to write (default: grades.csv); rows already in it "
+                        "are kept and their submissions skipped, unless --restart")
     p.add_argument("--feedback", type=Path, default=None,
                    help="folder for the feedback files (default: feedback/ next to --out)")
-    p.add_argument("--timeout", type=float, default=None, metavar="S",
-                   help="seconds per cell when running a notebook, and per exercise when "
-                        "grading it (default: 30)")
+    p.add_argument("--timeout", type=_seconds, default=None, metavar="S",
+                   help="seconds per cell, and per exercise when grading (default: 30)")
+    p.add_argument("--notebook-timeout", type=_seconds, default=None, metavar="S",
+                   help="seconds for a whole submission, both runs (default: 10 x --timeout)")
+    p.add_argument("--notebook", default=None, metavar="NN",
+                   help="the assignment, e.g. 04 or 04_reverse_mode: other notebooks get a "
+                        "row that says so and no points")
+    p.add_argument("-j", "--jobs", type=_positive_int, default=os.cpu_count() or 1,
+                   metavar="N", help="submissions graded at once (default: the number of "
+                                     "cores)")
+    p.add_argument("--shard", type=_shard, default=None, metavar="I/N",
+                   help="grade only every N-th submission, starting at the I-th (1 <= I <= N); "
+                        "join the shards' CSV files with `course merge`")
+    p.add_argument("--restart", action="store_true",
+                   help="grade every submission again, even those already in --out")
     p.add_argument("--no-execute", action="store_true",
-                   help="skip running each notebook in a kernel (grades do not depend on it)")
+                   help="skip running each notebook top to bottom (grades do not depend on it)")
+    p.add_argument("--no-sandbox", action="store_true",
+                   help="do not use bubblewrap even where it is installed")
+    p.add_argument("--memory", type=_positive_int, default=None, metavar="MB",
+                   help="memory per submission's process (default: 2048)")
+    _sources_option(p)
     p.set_defaults(run=_grade)
+
+    p = sub.add_parser("merge", help="join the CSV files of `course grade --shard` runs")
+    p.add_argument("inputs", nargs="+", type=Path, metavar="CSV")
+    p.add_argument("--out", type=Path, default=Path("grades.csv"))
+    p.set_defaults(run=_merge)
     return parser
 
 
@@ -111,7 +137,11 @@ def _reset(args: argparse.Namespace) -> int:
 def _release(args: argparse.Namespace) -> int:
     from course import release
 
-    source = args.source or release.SOURCE_DIR
+    try:
+        source = _sources(args)
+    except UsageError as e:
+        print(f"course release: {e}", file=sys.stderr)
+        return 2
     try:
         if args.check:
             problems = release.differences(args.dest, source)
@@ -135,43 +165,184 @@ def _release(args: argparse.Namespace) -> int:
 
 def _outputs(args: argparse.Namespace) -> int:
     from course.outputs import refresh
-    from course.release import SOURCE_DIR
 
-    for path in refresh(args.source or SOURCE_DIR):
+    try:
+        source = _sources(args)
+    except UsageError as e:
+        print(f"course outputs: {e}", file=sys.stderr)
+        return 2
+    for path in refresh(source):
         print(f"stored the checked outputs of {path.name}")
     print("now run `course release` so the learners' notebooks carry them too")
     return 0
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from course import release
     from course.validate import validate
 
-    findings = validate(args.source or release.SOURCE_DIR)
+    try:
+        source = _sources(args)
+    except UsageError as e:
+        print(f"course validate: {e}", file=sys.stderr)
+        return 2
+    findings = validate(source)
     for f in findings:
         print(f)
     return 0 if findings and all(f.ok for f in findings) else 1
 
 
-def _grade(args: argparse.Namespace) -> int:
-    from course.grade import DEFAULT_TIMEOUT, grade_batch
+def _sources_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sources", "--source", dest="sources", type=Path, default=None,
+                   metavar="DIR", help="the instructor's source notebooks, with solutions "
+                                       "(default: the repository's course/sources)")
 
+
+def _sources(args: argparse.Namespace) -> Path:
+    """The sources folder, or UsageError: they are the teacher's, not the package's."""
+    from course import release
+
+    folder = args.sources or release.SOURCE_DIR
+    if not folder.is_dir() or not any(folder.glob("*.ipynb")):
+        raise UsageError(f"no source notebooks in {folder}: this command needs the "
+                         "instructor's sources (the repository's course/sources, or "
+                         "--sources DIR); they are not part of the installed package")
+    return folder
+
+
+class UsageError(Exception):
+    """A command line that cannot work; the message says why (exit code 2)."""
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} s: give a positive, finite number of seconds")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: give a whole number of at least 1")
+    return value
+
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: write the shard as I/N, e.g. 2/4") from None
+    if not 1 <= index <= count:
+        raise argparse.ArgumentTypeError(f"{text}: I must be between 1 and N")
+    return index, count
+
+
+def _submissions(given: Sequence[Path], stream: Any) -> list[Path]:
+    """The .ipynb files to grade, checked before any work starts (UsageError if not)."""
     paths: list[Path] = []
-    for p in args.submissions:
+    for p in given:
+        if not p.exists() and not p.is_symlink():
+            raise UsageError(f"{p}: no such file or folder")
         if p.is_dir():
-            paths += sorted(q for q in p.rglob("*.ipynb") if ".ipynb_checkpoints" not in q.parts)
+            found = sorted(q for q in p.rglob("*.ipynb") if ".ipynb_checkpoints" not in q.parts)
+            for q in found:
+                if q.is_symlink() or not q.is_file():
+                    stream.write(f"course grade: skipping {q}: not a regular file\n")
+                else:
+                    paths.append(q)
+        elif p.is_symlink() or not p.is_file():
+            raise UsageError(f"{p}: not a regular file (a folder, a link, a pipe, ...)")
         else:
             paths.append(p)
-    if not paths:
-        print("course grade: no submissions (.ipynb files) found", file=sys.stderr)
+    seen: dict[Path, Path] = {}
+    unique = []
+    for p in paths:
+        key = p.resolve()
+        if key in seen:
+            stream.write(f"course grade: {p} was given more than once; graded once\n")
+            continue
+        seen[key] = p
+        unique.append(p)
+    if not unique:
+        raise UsageError("no submissions (.ipynb files) found")
+    return unique
+
+
+def _writable(out: Path, what: str) -> None:
+    if out.is_dir():
+        raise UsageError(f"{what} {out} is a folder; give a file name such as {out / 'grades.csv'}")
+    folder = out.parent if str(out.parent) else Path(".")
+    if out.exists() and not os.access(out, os.W_OK):
+        raise UsageError(f"{what} {out} cannot be written")
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise UsageError(f"{what} {out}: the folder {folder} does not exist or cannot be "
+                         "written")
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from course import contain, release
+    from course.grade import DEFAULT_TIMEOUT, Options, grade_batch, shard
+
+    try:
+        source_dir = _sources(args)
+        paths = _submissions(args.submissions, sys.stderr)
+        _writable(args.out, "--out")
+        feedback = args.feedback or args.out.parent / "feedback"
+        if feedback.exists() and not feedback.is_dir():
+            raise UsageError(f"--feedback {feedback} is a file, not a folder")
+        releases = release.build(source_dir)
+        assignment = None
+        if args.notebook:
+            matches = [s for s in releases if s == args.notebook
+                       or s.split("_")[0] == args.notebook]
+            if len(matches) != 1:
+                raise UsageError(f"--notebook {args.notebook}: no such notebook; known: "
+                                 f"{', '.join(releases)}")
+            assignment = matches[0]
+    except (UsageError, release.ReleaseError) as e:
+        print(f"course grade: {e}", file=sys.stderr)
         return 2
-    graded = grade_batch(paths, args.out, feedback_dir=args.feedback,
-                         timeout=args.timeout or DEFAULT_TIMEOUT,
-                         execute_notebook=not args.no_execute, stream=sys.stderr)
+    if args.shard:
+        paths = shard(paths, *args.shard)
+        print(f"course grade: shard {args.shard[0]}/{args.shard[1]}: {len(paths)} "
+              "submissions", file=sys.stderr)
+    limits = contain.Limits(memory_mb=args.memory or contain.MEMORY_MB)
+    options = Options(timeout=args.timeout or DEFAULT_TIMEOUT,
+                      notebook_timeout=args.notebook_timeout, execute=not args.no_execute,
+                      assignment=assignment, limits=limits,
+                      sandbox=False if args.no_sandbox else None)
+    print(f"course grade: {contain.describe() if not args.no_sandbox else 'no sandbox'}",
+          file=sys.stderr)
+    graded = grade_batch(paths, args.out, feedback_dir=feedback, options=options,
+                         jobs=args.jobs, restart=args.restart, releases=releases,
+                         roots=[p for p in args.submissions if p.is_dir()],
+                         stream=sys.stderr)
     total = sum(g.score for g in graded)
+    mean = f"; mean {total / len(graded):.3g} points" if graded else ""
     print(f"graded {len(graded)} submission{'s' if len(graded) != 1 else ''} into "
-          f"{args.out} (feedback in {args.feedback or args.out.parent / 'feedback'}); "
-          f"mean {total / len(graded):.3g} points")
+          f"{args.out} (feedback in {feedback}){mean}")
+    return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from course.grade import merge
+
+    try:
+        for p in args.inputs:
+            if not p.is_file():
+                raise UsageError(f"{p}: no such file")
+        _writable(args.out, "--out")
+        n = merge(args.inputs, args.out)
+    except (UsageError, ValueError, OSError) as e:
+        print(f"course merge: {e}", file=sys.stderr)
+        return 2
+    print(f"merged {len(args.inputs)} files, {n} submissions, into {args.out}")
     return 0
 
 

@@ -6,10 +6,13 @@ path (the tests always do). Rows hold plain columns only (exercise, passed, scor
 time, course version): nothing is pickled or evaluated, ever.
 
 Several kernels may write at once: the database runs in WAL mode with a busy timeout,
-and each write is one short transaction, so none is lost. A file that cannot be read
-or is not a progress store is moved aside (``progress.sqlite3.corrupt-<time>``) with a
-message saying where, and a fresh store is started. In a notebook every store problem
-becomes a one-line note under the check's result, never an exception.
+and each write is one short transaction, so none is lost. A damaged store (a SQLite
+file that cannot be read, or a truncated or zeroed one) is moved aside
+(``progress.sqlite3.corrupt-<time>``) with a message saying where, and a fresh store is
+started. A path that is not ours is refused and never touched: a folder, another
+program's SQLite database (another application id, or other tables), or a file that is
+not SQLite at all. In a notebook every store problem becomes a one-line note under the
+check's result, never an exception.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from adlab import __version__ as VERSION
 T = TypeVar("T")
 DB_VARIABLE = "ADLAB_COURSE_DB"
 APPLICATION_ID = 0x61644C62  # "adLb" in the file header: this file is a progress store
+SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database
 BUSY_SECONDS = 30.0
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS attempts (
@@ -77,6 +81,9 @@ class ProgressStore:
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path) if path is not None else default_path()
         self.warnings: list[str] = []
+        # who named the path: the messages about a path that is not a store say what to fix
+        self._origin = ("argument" if path is not None
+                        else "variable" if os.environ.get(DB_VARIABLE) else "default")
 
     # -- public ----------------------------------------------------------------------
 
@@ -138,7 +145,9 @@ class ProgressStore:
             if not (self.path.exists() and "unable to open" in str(e)):
                 raise StoreError(self._explain(e)) from None
             error: Exception = e  # it exists but cannot be opened: unreadable
-        except (sqlite3.DatabaseError, _NotAStore) as e:
+        except _NotAStore as e:  # another program's database: refused, never moved
+            raise StoreError(self._foreign(e)) from None
+        except sqlite3.DatabaseError as e:
             error = e
         return self._recover(error)
 
@@ -158,14 +167,14 @@ class ProgressStore:
     def _create(self, con: sqlite3.Connection, app: int) -> None:
         """Make an empty or new file a store; refuse a file that is something else."""
         if app != 0:
-            raise _NotAStore(f"application id {app:#x}")
+            if not _header_intact(self.path):  # a garbled header of ours reads as any id
+                raise sqlite3.DatabaseError("the file header is damaged")
+            raise _NotAStore(f"its application id is {app & 0xFFFFFFFF:#010x}")
+        _refuse_other_tables(con)  # read only first: another program's file is not locked
         con.execute("BEGIN IMMEDIATE")  # one creator at a time; the others wait
         try:
             if con.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
-                tables = {r[0] for r in con.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'table'")}
-                if tables - {"attempts"}:
-                    raise _NotAStore("it holds other tables")
+                _refuse_other_tables(con)
                 con.execute(SCHEMA)
                 con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             con.execute("COMMIT")
@@ -181,6 +190,7 @@ class ProgressStore:
                 time.sleep(0.05)
 
     def _recover(self, error: Exception) -> sqlite3.Connection:
+        self._refuse_if_not_ours()  # before the lock: a folder gets no lock file beside it
         with _file_lock(self.path):
             try:  # another kernel may have recovered the file while we waited
                 con = self._open()
@@ -190,8 +200,11 @@ class ProgressStore:
                 except sqlite3.DatabaseError:
                     pass
                 con.close()
-            except (sqlite3.DatabaseError, _NotAStore):
+            except _NotAStore as e:
+                raise StoreError(self._foreign(e)) from None
+            except sqlite3.DatabaseError:
                 pass
+            self._refuse_if_not_ours()  # the path may have been replaced while we waited
             aside = self.path.with_name(
                 f"{self.path.name}.corrupt-{datetime.now().strftime('%Y%m%dT%H%M%S')}")
             n = 1
@@ -216,6 +229,59 @@ class ProgressStore:
             except sqlite3.DatabaseError as e:
                 raise StoreError(self._explain(e)) from None
 
+    def _refuse_if_not_ours(self) -> None:
+        """StoreError if the path cannot be a damaged store of ours: it is never moved.
+
+        A garbled store cannot be told from random bytes, so a file is taken for a
+        damaged store only if it starts with the SQLite header, or is empty, a truncated
+        header, or zeroed (as a crash may leave it). Any other file, and a folder, is
+        something else that the variable (or the default path) was pointed at.
+        """
+        if self.path.is_dir():
+            raise StoreError(self._folder())
+        try:
+            with open(self.path, "rb") as handle:
+                head = handle.read(len(SQLITE_HEADER))
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            raise StoreError(f"the progress store {self.path} cannot be read "
+                             f"({e.strerror or e}); adlab will not touch it: check its "
+                             f"permissions, or {self._fix()}") from None
+        if head.startswith(SQLITE_HEADER) or SQLITE_HEADER.startswith(head) \
+                or not head.strip(b"\x00"):
+            return
+        raise StoreError(f"the progress store {self.path} is not a SQLite file (it does "
+                         "not start with the SQLite header), so it is not a progress "
+                         f"store; adlab will not touch it: {self._fix()}")
+
+    def _folder(self) -> str:
+        example = self.path / "progress.sqlite3"
+        if self._origin == "variable":
+            return (f"the progress store {self.path} is a folder, not a file: "
+                    f"{DB_VARIABLE} must name a file, e.g. {example}")
+        if self._origin == "default":
+            return (f"the progress store {self.path} is a folder, not a file: the default "
+                    f"path must name a file; move the folder away, or set {DB_VARIABLE} "
+                    f"to a file, e.g. {example}")
+        return (f"the progress store {self.path} is a folder, not a file: the path given "
+                f"must name a file, e.g. {example}")
+
+    def _foreign(self, e: _NotAStore) -> str:
+        return (f"the progress store {self.path} is another program's SQLite database "
+                f"({e}); adlab will not touch it: {self._fix()}")
+
+    def _fix(self) -> str:
+        """What to do about a path that names something other than a progress store."""
+        other = self.path.with_name("progress.sqlite3")
+        if other == self.path:
+            other = self.path.with_name("adlab-progress.sqlite3")
+        if self._origin == "variable":
+            return f"point {DB_VARIABLE} at another file, e.g. {other}"
+        if self._origin == "default":
+            return f"move it away, or set {DB_VARIABLE} to another file"
+        return f"give another file, e.g. {other}"
+
     def _explain(self, e: Exception) -> str:
         text = str(e)
         if "locked" in text or "busy" in text:
@@ -227,6 +293,31 @@ class ProgressStore:
 
 class _NotAStore(Exception):
     """The file is a valid SQLite database, but not a progress store."""
+
+
+def _refuse_other_tables(con: sqlite3.Connection) -> None:
+    """``_NotAStore`` if the database holds tables other than ``attempts``."""
+    tables = {r[0] for r in con.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    others = sorted(tables - {"attempts"})
+    if others:
+        shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+        raise _NotAStore(f"it holds other tables: {shown}")
+
+
+def _header_intact(path: Path) -> bool:
+    """Whether the SQLite header's fixed fields hold what SQLite always writes there.
+
+    A store of ours whose header is garbled reads as any application id; another
+    program's database has an intact header. Unreadable: taken as intact (refused).
+    """
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(100)
+    except OSError:
+        return True
+    return (len(head) == 100 and head.startswith(SQLITE_HEADER)
+            and head[21:24] == b"\x40\x20\x20" and head[72:92] == bytes(20))
 
 
 @contextlib.contextmanager

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from course_cases import accepts, rejects
 
-from course import catalog
+from course import catalog, release
 from course.checking import evaluate
 
 
@@ -141,3 +141,16 @@ def test_cases_cover_scalars_arrays_and_both_chain_shapes():
               and c["jacobians"][0].shape[0] == c["jacobians"][0].shape[1]]
     assert square and len(square) < len(cases)
     assert {len(c["jacobians"]) for c in cases} == {1, 2, 3, 4}
+
+
+def test_the_worked_chain_of_section_2_has_the_checkers_numbers():
+    # the notebook writes the forward sweep out and gives the reverse sweep's numbers on
+    # paper (the general loop is the exercise); they are the first case's expected lists
+    checker = catalog.CATALOG["00.chain_product"].checker
+    expected = checker.expected(checker.fixed[0])
+    tangents, adjoints = [1.0, 3.0, -1.884521, -4.103116], [-4.103116, -1.367705, 2.177273, 1.0]
+    assert list(expected["tangents"]) == pytest.approx(tangents, abs=1e-6)
+    assert list(expected["adjoints"]) == pytest.approx(adjoints, abs=1e-6)
+    released = release.build()["00_chain_rule"].notebook
+    text = "\n".join(c.source for c in released.cells if c.cell_type == "markdown")
+    assert all(f"{v:.6f}" in text for v in adjoints[:3] + tangents[2:3])

@@ -1,5 +1,7 @@
 """Notebook 02's checkers accept their reference solutions and reject typical mistakes."""
 
+import time
+
 import numpy as np
 import pytest
 from course_cases import accepts
@@ -7,9 +9,11 @@ from course_cases import accepts
 import adlab as ad
 import adlab.symbolic as sym
 from adlab import numeric
-from course import catalog
+from course import catalog, provided
+from course.checkers import WrongOutput, compare, decode, encode
 from course.checking import evaluate
 from course.exercises import nb02
+from course.remote import RemoteFunction, RunnerProcess
 
 
 @pytest.fixture(autouse=True)
@@ -175,7 +179,7 @@ def test_a_relative_step_passes_too():
 
 
 def test_fd_gradient_counts_n_plus_one_and_matches_ad_closely():
-    f = nb02.FUNCTIONS_ND["z"][1]
+    f = nb02.FUNCTIONS_ND["z"]
     g = nb02.forward_gradient(f, np.array([2.0, 3.0]))
     exact = np.asarray(ad.grad(lambda v: v[0] * v[1] + ad.sin(v[0]))(np.array([2.0, 3.0])))
     assert np.allclose(g, exact, rtol=1e-6)
@@ -213,3 +217,178 @@ def test_the_notebook_shows_the_program_the_checker_uses():
     exec(cell.source, namespace)
     for x0 in [0.3, 0.7, 1.6, 1.8, 2.5, 3.5, 7.0, 13.0]:
         assert namespace["halve_and_branch"](x0) == nb02.halve_and_branch(x0)
+
+
+def test_the_test_functions_live_in_provided_and_the_checker_knows_them_all():
+    assert nb02.FUNCTIONS_1D is provided.FUNCTIONS_1D
+    assert set(nb02.INTERVALS_1D) == set(provided.FUNCTIONS_1D)
+    assert set(nb02.ABOUT_ND) == set(provided.FUNCTIONS_ND)
+    assert provided.BUILDERS["fn_1d"]("sin(3*x)") is provided.FUNCTIONS_1D["sin(3*x)"]
+
+
+def test_fd_gradient_is_handed_a_counting_copying_function():
+    exercise = catalog.CATALOG["02.fd_gradient"]
+    seen = []
+
+    def fd_gradient(f, x):
+        seen.append(f)
+        return nb02.forward_gradient(f, x)
+
+    case = exercise.checker.fixed[1]
+    got = exercise.checker.call(fd_gradient, case, "fd_gradient")
+    assert isinstance(seen[0], provided.Provided) and seen[0].copy_input
+    assert got["evaluations of f"] == seen[0].calls == seen[0].plain == 5
+
+
+NOTEBOOK = "02_three_ways"
+MISTAKES = '''
+def rule_product_one_term(op, args, dargs):
+    if op == "mul":
+        (a, b), (da, db) = args, dargs
+        return da * b
+    return derivative_rule(op, args, dargs)
+
+
+def rule_a_string(op, args, dargs):
+    return f"d{op}"
+
+
+def unroll_no_loop(x0):
+    y = sym.Symbol("x")
+    return y * sym.sin(y) if x0 < 1.5 else 4 * y * (1 - y)
+
+
+def unroll_the_value(x0):
+    return float(x0)
+
+
+def central_forward(f, x, h=None):
+    h = numeric.CENTRAL_STEP if h is None else h
+    return (f(x + h) - f(x)) / h
+
+
+def central_tiny_step(f, x, h=None):
+    h = 1e-12 if h is None else h
+    return (f(x + h) - f(x - h)) / (2 * h)
+
+
+def central_a_string(f, x, h=None):
+    return "a string"
+
+
+def fd_gradient_2n(f, x):
+    h = numeric.FORWARD_STEP
+    x = np.asarray(x, dtype=float)
+    g = np.empty(len(x))
+    for i in range(len(x)):
+        moved = x.copy()
+        moved[i] += h
+        g[i] = (f(moved) - f(x)) / h
+    return g
+
+
+def fd_gradient_changes_x(f, x):
+    h = numeric.FORWARD_STEP
+    fx = f(x)
+    g = np.empty(len(x))
+    for i in range(len(x)):
+        x[i] += h              # moves x in place, and back
+        g[i] = (f(x) - fx) / h
+        x[i] -= h
+    return g
+'''
+
+#: (exercise, learner function, status, part of the message)
+REMOTE = [
+    ("02.symbolic_rules", "derivative_rule", "passed", ""),
+    ("02.symbolic_rules", "rule_product_one_term", "failed", "is wrong at index"),
+    ("02.symbolic_rules", "rule_a_string", "wrong", "should be an expression"),
+    ("02.unroll", "unroll", "passed", ""),
+    ("02.unroll", "unroll_no_loop", "failed", "is wrong"),
+    ("02.unroll", "unroll_the_value", "wrong", "should return an expression"),
+    ("02.central_difference", "central_difference", "passed", ""),
+    ("02.central_difference", "central_forward", "failed",
+     "the quotient with h = 0.01 is wrong"),
+    ("02.central_difference", "central_tiny_step", "failed", "relative error"),
+    ("02.central_difference", "central_a_string", "wrong", "is not a number"),
+    ("02.fd_gradient", "fd_gradient", "passed", ""),
+    ("02.fd_gradient", "fd_gradient_2n", "failed", "evaluations of f is wrong"),
+    ("02.fd_gradient", "fd_gradient_changes_x", "passed", ""),
+]
+
+
+# -- the same checks as grading runs them: the learner's code in a runner -----------------
+#
+# In grading, checker.call runs here with a RemoteFunction that calls the learner's code
+# in a separate interpreter (course.runner): functions go over as Provided recipes, and
+# their run counts come back. The notebook's solutions and some mistakes run both here and
+# in one runner; both must get the same verdict, message and outputs (counts included).
+
+PRELUDE = ("import numpy as np\nimport adlab as ad\nimport adlab.symbolic as sym\n"
+           "from adlab import numeric\n")
+
+
+def solution_cells(notebook: str) -> str:
+    from course import release
+
+    cells = release.read_sources()[notebook].cells
+    return "\n\n".join(c.source for c in cells
+                       if c.cell_type == "code" and "### BEGIN SOLUTION" in c.source)
+
+
+@pytest.fixture(scope="module")
+def learner(tmp_path_factory):
+    """(runner, namespace here): the same learner code in a runner and in this process."""
+    source = PRELUDE + solution_cells(NOTEBOOK) + "\n\n" + MISTAKES
+    runner = RunnerProcess(tmp_path_factory.mktemp("runner"), deadline=time.monotonic() + 600)
+    try:
+        outcomes, stuck = runner.run_cells([("cell 1", source)], 60)
+        assert not stuck and [o["status"] for o in outcomes] == ["ok"], outcomes
+        here: dict = {}
+        exec(source, here)
+        yield runner, here
+    finally:
+        runner.kill()
+
+
+def verdict(exercise, fn, cases):
+    """What a check makes of ``fn``: (status, case, message, shown) and the outputs."""
+    seen = []
+    for k, case in enumerate(cases):
+        try:
+            got = decode(encode(exercise.checker.call(fn, case, exercise.name)))
+        except WrongOutput as e:
+            return ("wrong", k, str(e), e.got), seen
+        seen.append(got)
+        why = compare(exercise.checker.expected(case), got)
+        if why:
+            return ("failed", k, why, ""), seen
+    return ("passed", None, "", ""), seen
+
+
+def both_ways(learner, exercise_id, name, purpose="grade"):
+    """The verdict on the learner's ``name`` here and through the runner, checked equal."""
+    runner, here = learner
+    exercise = catalog.CATALOG[exercise_id]
+    n = catalog.GRADE_CASES if purpose == "grade" else catalog.CHECK_CASES
+    cases = exercise.checker.cases(exercise.rng(purpose), n)
+    local, local_outputs = verdict(exercise, here[name], cases)
+    remote, remote_outputs = verdict(
+        exercise, RemoteFunction(runner, name, time.monotonic() + 120), cases)
+    assert remote[:3] == local[:3]  # what was shown may differ: a cell is not a <string>
+    assert bool(remote[3]) == bool(local[3])
+    assert len(remote_outputs) == len(local_outputs)
+    for mine, theirs in zip(local_outputs, remote_outputs):
+        assert mine.keys() == theirs.keys()
+        for key in mine:
+            np.testing.assert_array_equal(theirs[key], mine[key], err_msg=key)
+    return remote, remote_outputs
+
+
+@pytest.mark.parametrize("exercise_id,name,status,says", REMOTE)
+def test_a_runner_gets_the_same_verdict_as_this_process(learner, exercise_id, name, status,
+                                                        says):
+    (got, _, message, _), _ = both_ways(learner, exercise_id, name,
+                                        "grade" if status == "passed" else "check")
+    assert got == status, message
+    assert says in message

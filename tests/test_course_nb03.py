@@ -43,7 +43,7 @@ def make_forward_sweep(a_rule="product", c_sign=-1.0, f_rule="chain"):
     return forward_sweep
 
 
-SEEDS = {"a": (0, 1), "b": (0, 0, 0, 1), "c": (0.6, 0.8), "d": (2, -1, 0, 0),
+SEEDS = {"a": (0, 1), "b": (0, 0, 0, 1), "c": (5 / 13, 12 / 13), "d": (2, -1, 0, 0),
          "e": (1, 0, -1, 0)}
 
 
@@ -74,7 +74,9 @@ WRONG = {
     "03.choose_seed": {
         "swapped seed for a partial": seeds_with(a=(1, 0)),
         "swapped rates": seeds_with(d=(-1, 2, 0, 0)),
-        "direction not normalised": seeds_with(c=(3, 4)),
+        "direction not normalised": seeds_with(c=(5, 12)),
+        "direction with its components swapped": seeds_with(c=(12 / 13, 5 / 13)),
+        "the unit vector of section 3, (0.6, 0.8)": seeds_with(c=(0.6, 0.8)),
         "sum instead of difference": seeds_with(e=(1, 0, 1, 0)),
         "seed of the wrong length": seeds_with(b=(0, 1)),
         "not a dict": lambda: [SEEDS[k] for k in "abcde"],
@@ -107,6 +109,8 @@ def test_every_new_exercise_of_notebook_03_is_tested():
     {"b": (0, 0, 0.5, 0.5)},
     {"a": np.array([0.0, 1.0])},    # arrays and lists are seeds too
     {"e": [1, 0, 0, -1]},
+    {"c": np.array([5.0, 12.0]) / 13},
+    {"d": (2, -1, 0.5, -0.5)},     # x3 up and x4 down at the same rate: x3 + x4 stays put
 ])
 def test_any_correct_seed_passes(alternative):
     exercise = catalog.CATALOG["03.choose_seed"]
@@ -134,3 +138,21 @@ def test_div_tangent_first_case_is_the_partial_with_respect_to_x():
     result = evaluate(catalog.CATALOG["03.div_tangent"],
                       WRONG["03.div_tangent"]["numerator reversed"])
     assert result.expected == "z = 0.5, z_dot = 0.5"
+
+
+def test_seed_questions_store_no_seeds_and_expect_the_worked_numbers():
+    # a question is its function, its inputs, its point and what is wanted: no seed
+    for question in nb03.SEED_QUESTIONS.values():
+        assert set(vars(question)) == {"function", "inputs", "at", "label", "wanted"}
+    # the wanted derivatives come from the gradient, combined as each question says:
+    # grad z = (3 + cos 2, 2) at (2, 3); grad f = (26, -19.5, 13, 13) at (1.5, -2, 0.5, 3)
+    checker = catalog.CATALOG["03.choose_seed"].checker
+    expected = checker.expected(checker.fixed[0])
+    dz_dx1 = 3 + np.cos(2.0)
+    assert {label: float(v) for label, v in expected.items()} == pytest.approx({
+        "a: dz/dx2": 2.0,
+        "b: df/dx4": 13.0,
+        "c: z towards (5, 12)": (5 * dz_dx1 + 12 * 2.0) / 13,
+        "d: f, x1 up 2, x2 down 1": 2 * 26.0 + 19.5,
+        "e: df/dx1 - df/dx3": 26.0 - 13.0,
+    })

@@ -1,13 +1,17 @@
 """Notebook 05's checkers accept the reference solutions and reject typical mistakes."""
 
+import time
+
 import numpy as np
 import pytest
 from course_cases import accepts, rejects
 
 import adlab as ad
-from course import catalog
+from course import catalog, provided
+from course.checkers import WrongOutput, compare, decode, encode
 from course.checking import evaluate
 from course.exercises import nb05
+from course.remote import RemoteFunction, RunnerProcess
 
 
 @pytest.fixture(autouse=True)
@@ -155,3 +159,178 @@ def test_matmul_vjp_shapes_in_the_non_square_case():
     assert want["x_bar"].shape == case["x"].shape
     assert want["W_bar"].shape == case["W"].shape
     np.testing.assert_allclose(want["W_bar"], case["x"].T @ case["y_bar"])
+
+
+def test_the_function_handed_over_is_a_recipe_that_counts_its_runs():
+    exercise = catalog.CATALOG["05.jacrev_from_vjp"]
+    seen = []
+
+    def jacobian_rev(f, x):
+        seen.append(f)
+        f(x)                                   # one plain run, for its length
+        return REFERENCE["05.jacrev_from_vjp"](f, x)
+
+    got = exercise.checker.call(jacobian_rev, nb05.WORKED, "jacobian_rev")
+    f = seen[0]
+    assert isinstance(f, provided.Provided) and f.builder == "vector_function"
+    assert (f.plain, f.on_tape, f.on_duals) == (1, 1, 0)
+    assert (got["recordings_of_f"], got["vjps"]) == (1, 3)
+
+
+def test_count_sweeps_reports_the_value_and_the_sweeps_of_one_call():
+    f = nb05.vector_function(nb05.WORKED)
+    ran = provided.PROCEDURES["count_sweeps"](ad.jacrev(f), nb05.WORKED["x"])
+    assert (ran["forward_sweeps"], ran["recordings"], ran["reverse_sweeps"]) == (0, 1, 3)
+    np.testing.assert_allclose(ran["value"], ad.jacfwd(f)(nb05.WORKED["x"]))
+
+
+def test_a_garbled_sweep_count_is_not_taken_for_a_number():
+    class Tampered:  # what a runner whose procedures were replaced might send
+        def run_procedure(self, name, *args):
+            return {"value": np.zeros((3, 2)), "reverse_sweeps": "3"}
+
+    with pytest.raises(WrongOutput, match="could not be counted"):
+        catalog.CATALOG["05.jacrev_from_vjp"].checker.call(Tampered(), nb05.WORKED,
+                                                           "jacobian_rev")
+
+
+def test_the_counts_come_back_from_the_runner(learner):
+    runner, _ = learner
+    for exercise_id, name, want in [
+            ("05.jacfwd_from_jvp", "jacobian_fwd", {"jvps": 2}),
+            ("05.jacfwd_from_jvp", "jacobian_fwd_by_reverse_mode", {"jvps": 0}),
+            ("05.jacrev_from_vjp", "jacobian_rev", {"recordings_of_f": 1, "vjps": 3}),
+            ("05.jacrev_from_vjp", "jacobian_rev_records_each_row",
+             {"recordings_of_f": 3, "vjps": 3})]:
+        exercise = catalog.CATALOG[exercise_id]
+        fn = RemoteFunction(runner, name, time.monotonic() + 60)
+        got = exercise.checker.call(fn, nb05.WORKED, exercise.name)
+        assert {k: got[k] for k in want} == want, name
+
+
+NOTEBOOK = "05_jacobians_and_cost"
+MISTAKES = '''
+def jacobian_fwd_transposed(f, x):
+    return np.stack([ad.jvp(f, (x,), (e,))[1] for e in np.eye(len(x))], axis=0)
+
+
+def jacobian_fwd_by_reverse_mode(f, x):
+    return np.asarray(ad.jacrev(f)(x))
+
+
+def jacobian_rev_records_each_row(f, x):
+    m = len(f(x))
+    return np.stack([ad.vjp(f, x)[1](e)[0] for e in np.eye(m)], axis=0)
+
+
+def jacobian_rev_by_forward_mode(f, x):
+    return np.asarray(ad.jacfwd(f)(x))
+
+
+def jacobian_rev_one_vjp(f, x):
+    y, pullback = ad.vjp(f, x)
+    return np.tile(pullback(np.ones(len(y)))[0], (len(y), 1))
+
+
+def choose_mode_number(n, m):
+    return min(n, m)
+
+
+def matmul_vjp_swapped(y_bar, x, W):
+    return x.T @ y_bar, y_bar @ W.T
+'''
+
+#: (exercise, learner function, status, part of the message)
+REMOTE = [
+    ("05.jacfwd_from_jvp", "jacobian_fwd", "passed", ""),
+    ("05.jacfwd_from_jvp", "jacobian_fwd_transposed", "failed",
+     "J has shape (2, 3) but should have shape (3, 2)"),
+    ("05.jacfwd_from_jvp", "jacobian_fwd_by_reverse_mode", "failed", "jvps is wrong"),
+    ("05.jacrev_from_vjp", "jacobian_rev", "passed", ""),
+    ("05.jacrev_from_vjp", "jacobian_rev_records_each_row", "failed",
+     "recordings_of_f is wrong"),
+    ("05.jacrev_from_vjp", "jacobian_rev_by_forward_mode", "failed",
+     "recordings_of_f is wrong"),
+    ("05.jacrev_from_vjp", "jacobian_rev_one_vjp", "failed", "J is wrong"),
+    ("05.choose_mode", "choose_mode", "passed", ""),
+    ("05.choose_mode", "choose_mode_number", "wrong", 'should return "forward" or "reverse"'),
+    ("05.matmul_vjp", "matmul_vjp", "passed", ""),
+    ("05.matmul_vjp", "matmul_vjp_swapped", "failed", "x_bar is wrong"),
+]
+
+
+# -- the same checks as grading runs them: the learner's code in a runner -----------------
+#
+# In grading, checker.call runs here with a RemoteFunction that calls the learner's code
+# in a separate interpreter (course.runner): functions go over as Provided recipes, and
+# their run counts come back. The notebook's solutions and some mistakes run both here and
+# in one runner; both must get the same verdict, message and outputs (counts included).
+
+PRELUDE = ("import numpy as np\nimport adlab as ad\nimport adlab.symbolic as sym\n"
+           "from adlab import numeric\n")
+
+
+def solution_cells(notebook: str) -> str:
+    from course import release
+
+    cells = release.read_sources()[notebook].cells
+    return "\n\n".join(c.source for c in cells
+                       if c.cell_type == "code" and "### BEGIN SOLUTION" in c.source)
+
+
+@pytest.fixture(scope="module")
+def learner(tmp_path_factory):
+    """(runner, namespace here): the same learner code in a runner and in this process."""
+    source = PRELUDE + solution_cells(NOTEBOOK) + "\n\n" + MISTAKES
+    runner = RunnerProcess(tmp_path_factory.mktemp("runner"), deadline=time.monotonic() + 600)
+    try:
+        outcomes, stuck = runner.run_cells([("cell 1", source)], 60)
+        assert not stuck and [o["status"] for o in outcomes] == ["ok"], outcomes
+        here: dict = {}
+        exec(source, here)
+        yield runner, here
+    finally:
+        runner.kill()
+
+
+def verdict(exercise, fn, cases):
+    """What a check makes of ``fn``: (status, case, message, shown) and the outputs."""
+    seen = []
+    for k, case in enumerate(cases):
+        try:
+            got = decode(encode(exercise.checker.call(fn, case, exercise.name)))
+        except WrongOutput as e:
+            return ("wrong", k, str(e), e.got), seen
+        seen.append(got)
+        why = compare(exercise.checker.expected(case), got)
+        if why:
+            return ("failed", k, why, ""), seen
+    return ("passed", None, "", ""), seen
+
+
+def both_ways(learner, exercise_id, name, purpose="grade"):
+    """The verdict on the learner's ``name`` here and through the runner, checked equal."""
+    runner, here = learner
+    exercise = catalog.CATALOG[exercise_id]
+    n = catalog.GRADE_CASES if purpose == "grade" else catalog.CHECK_CASES
+    cases = exercise.checker.cases(exercise.rng(purpose), n)
+    local, local_outputs = verdict(exercise, here[name], cases)
+    remote, remote_outputs = verdict(
+        exercise, RemoteFunction(runner, name, time.monotonic() + 120), cases)
+    assert remote[:3] == local[:3]  # what was shown may differ: a cell is not a <string>
+    assert bool(remote[3]) == bool(local[3])
+    assert len(remote_outputs) == len(local_outputs)
+    for mine, theirs in zip(local_outputs, remote_outputs):
+        assert mine.keys() == theirs.keys()
+        for key in mine:
+            np.testing.assert_array_equal(theirs[key], mine[key], err_msg=key)
+    return remote, remote_outputs
+
+
+@pytest.mark.parametrize("exercise_id,name,status,says", REMOTE)
+def test_a_runner_gets_the_same_verdict_as_this_process(learner, exercise_id, name, status,
+                                                        says):
+    (got, _, message, _), _ = both_ways(learner, exercise_id, name,
+                                        "grade" if status == "passed" else "check")
+    assert got == status, message
+    assert says in message

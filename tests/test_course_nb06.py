@@ -1,12 +1,16 @@
 """Notebook 06's checkers accept the reference solutions and reject typical mistakes."""
 
+import time
+
 import numpy as np
 import pytest
 
 import adlab as ad
 from course import catalog
+from course.checkers import WrongOutput, compare, decode, encode
 from course.checking import evaluate
 from course.exercises import nb06
+from course.remote import LearnerRaised, RemoteFunction, RunnerProcess
 
 
 @pytest.fixture(autouse=True)
@@ -148,3 +152,192 @@ def test_notebook_06_has_at_least_three_exercises_of_its_own():
     assert len(nb06.EXERCISES) >= 3
     assert all(e.notebook == "06_static_and_dynamic" and e.id.startswith("06.")
                for e in nb06.EXERCISES)
+
+
+class Reports:
+    """A learner function whose trace_and_replay reports these facts (as a runner would)."""
+
+    def __init__(self, facts):
+        self.facts = facts
+
+    def run_procedure(self, name, *args):
+        assert name == "trace_and_replay"
+        return self.facts
+
+
+CASE = {"x0": 0.25, "xs": np.array([-2.0, 0.5])}
+
+
+@pytest.mark.parametrize("facts,says,shown", [
+    ({"conversion_error": "float() of a value"}, "turned x into a plain number",
+     "float() of a value"),
+    ({"guards": ["guard: v0 > 1 (False)", "guard: v0 < -0.5 (False)"]}, "has guards",
+     "guard: v0 > 1 (False); guard: v0 < -0.5 (False)"),
+    ({"values": [4.0, "x"], "grads": [-1.0]}, "the replay is not a number", "'x'"),
+    ({"values": [4.0], "grads": [-1.0], "guard_error": [0.5, "guard v0 > 1 ..."]},
+     "replaying the trace of clipped_where at x = 0.5 raised GuardError",
+     "guard v0 > 1 ..."),
+    ({"values": [4.0], "grads": [[1.0, 2.0, "?"]]}, "the replay's derivative is not", ""),
+    ("garbled", "could not be checked", "'garbled'"),
+])
+def test_rewrite_with_where_judges_what_the_trace_and_replays_reported(facts, says, shown):
+    checker = catalog.CATALOG["06.rewrite_with_where"].checker
+    with pytest.raises(WrongOutput) as caught:
+        checker.call(Reports(facts), CASE, "clipped_where")
+    assert says in str(caught.value)
+    assert shown in caught.value.got
+
+
+def test_rewrite_with_where_takes_the_replays_reported_in_order():
+    checker = catalog.CATALOG["06.rewrite_with_where"].checker
+    got = checker.call(Reports({"values": [4.0, 0.25], "grads": [-1.0, 0.5]}), CASE,
+                       "clipped_where")
+    assert got["replayed values"].tolist() == [4.0, 0.25]
+    assert got["replayed derivatives"].tolist() == [-1.0, 0.5]
+    assert checker.expected(CASE)["replayed values"].tolist() == [2.0, 0.25]
+
+
+def test_the_trace_and_replay_procedure_reports_raw_facts():
+    from course.provided import PROCEDURES
+
+    trace_and_replay = PROCEDURES["trace_and_replay"]
+    assert trace_and_replay(nb06.clipped, 0.25, [0.5])["guards"] == ["guard: v0 > 1 (False)",
+                                                                    "guard: v0 < -0.5 (False)"]
+    facts = trace_and_replay(clipped_where, 2.0, [2.0, -1.0])
+    assert facts == {"values": [3.0, 1.0], "grads": [2.0, -1.0]}
+    assert "conversion_error" in trace_and_replay(WHERE_WRONG["a choice through float()"],
+                                                  2.0, [1.0])
+
+
+def test_a_learner_error_in_the_runner_comes_back_as_raised(learner):
+    runner, _ = learner
+    exercise = catalog.CATALOG["06.rewrite_with_where"]
+    fn = RemoteFunction(runner, "clipped_raises", time.monotonic() + 60)
+    with pytest.raises(LearnerRaised) as caught:
+        exercise.checker.call(fn, CASE, exercise.name)
+    assert caught.value.name == "ValueError" and caught.value.message == "not yet"
+
+
+NOTEBOOK = "06_static_and_dynamic"
+MISTAKES = '''
+def breaks_as_int(x0, x):
+    return int(breaks(x0, x))
+
+
+def breaks_never(x0, x):
+    return False
+
+
+def clipped_with_if(x):
+    if x > 1.0:
+        return 2 * x - 1
+    if x < -0.5:
+        return -x
+    return x * x
+
+
+def clipped_through_float(x):
+    return ad.where(float(x) > 1.0, 2 * x - 1, ad.where(float(x) < -0.5, -x, x * x))
+
+
+def clipped_sign_error(x):
+    return ad.where(x > 1.0, 2 * x - 1, ad.where(x < -0.5, x, x * x))
+
+
+def clipped_raises(x):
+    raise ValueError("not yet")
+
+
+def unrolled_size_one_number(a):
+    return unrolled_size(a)[0]
+'''
+
+#: (exercise, learner function, status, part of the message)
+REMOTE = [
+    ("06.predict_guard", "breaks", "passed", ""),
+    ("06.predict_guard", "breaks_as_int", "wrong", "should return True or False"),
+    ("06.predict_guard", "breaks_never", "failed", "breaks is wrong"),
+    ("06.rewrite_with_where", "clipped_where", "passed", ""),
+    ("06.rewrite_with_where", "clipped_with_if", "wrong", "has guards"),
+    ("06.rewrite_with_where", "clipped_through_float", "wrong", "turned x into a plain number"),
+    ("06.rewrite_with_where", "clipped_sign_error", "failed", "replayed values is wrong"),
+    ("06.unrolled_size", "unrolled_size", "passed", ""),
+    ("06.unrolled_size", "unrolled_size_one_number", "wrong", "should return 2 values"),
+]
+
+
+# -- the same checks as grading runs them: the learner's code in a runner -----------------
+#
+# In grading, checker.call runs here with a RemoteFunction that calls the learner's code
+# in a separate interpreter (course.runner): functions go over as Provided recipes, and
+# their run counts come back. The notebook's solutions and some mistakes run both here and
+# in one runner; both must get the same verdict, message and outputs (counts included).
+
+PRELUDE = ("import numpy as np\nimport adlab as ad\nimport adlab.symbolic as sym\n"
+           "from adlab import numeric\n")
+
+
+def solution_cells(notebook: str) -> str:
+    from course import release
+
+    cells = release.read_sources()[notebook].cells
+    return "\n\n".join(c.source for c in cells
+                       if c.cell_type == "code" and "### BEGIN SOLUTION" in c.source)
+
+
+@pytest.fixture(scope="module")
+def learner(tmp_path_factory):
+    """(runner, namespace here): the same learner code in a runner and in this process."""
+    source = PRELUDE + solution_cells(NOTEBOOK) + "\n\n" + MISTAKES
+    runner = RunnerProcess(tmp_path_factory.mktemp("runner"), deadline=time.monotonic() + 600)
+    try:
+        outcomes, stuck = runner.run_cells([("cell 1", source)], 60)
+        assert not stuck and [o["status"] for o in outcomes] == ["ok"], outcomes
+        here: dict = {}
+        exec(source, here)
+        yield runner, here
+    finally:
+        runner.kill()
+
+
+def verdict(exercise, fn, cases):
+    """What a check makes of ``fn``: (status, case, message, shown) and the outputs."""
+    seen = []
+    for k, case in enumerate(cases):
+        try:
+            got = decode(encode(exercise.checker.call(fn, case, exercise.name)))
+        except WrongOutput as e:
+            return ("wrong", k, str(e), e.got), seen
+        seen.append(got)
+        why = compare(exercise.checker.expected(case), got)
+        if why:
+            return ("failed", k, why, ""), seen
+    return ("passed", None, "", ""), seen
+
+
+def both_ways(learner, exercise_id, name, purpose="grade"):
+    """The verdict on the learner's ``name`` here and through the runner, checked equal."""
+    runner, here = learner
+    exercise = catalog.CATALOG[exercise_id]
+    n = catalog.GRADE_CASES if purpose == "grade" else catalog.CHECK_CASES
+    cases = exercise.checker.cases(exercise.rng(purpose), n)
+    local, local_outputs = verdict(exercise, here[name], cases)
+    remote, remote_outputs = verdict(
+        exercise, RemoteFunction(runner, name, time.monotonic() + 120), cases)
+    assert remote[:3] == local[:3]  # what was shown may differ: a cell is not a <string>
+    assert bool(remote[3]) == bool(local[3])
+    assert len(remote_outputs) == len(local_outputs)
+    for mine, theirs in zip(local_outputs, remote_outputs):
+        assert mine.keys() == theirs.keys()
+        for key in mine:
+            np.testing.assert_array_equal(theirs[key], mine[key], err_msg=key)
+    return remote, remote_outputs
+
+
+@pytest.mark.parametrize("exercise_id,name,status,says", REMOTE)
+def test_a_runner_gets_the_same_verdict_as_this_process(learner, exercise_id, name, status,
+                                                        says):
+    (got, _, message, _), _ = both_ways(learner, exercise_id, name,
+                                        "grade" if status == "passed" else "check")
+    assert got == status, message
+    assert says in message

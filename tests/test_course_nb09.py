@@ -1,13 +1,17 @@
 """Notebook 09's checkers accept the reference solutions and reject typical mistakes."""
 
+import time
+
 import numpy as np
 import pytest
 from course_cases import accepts, rejects
 
 import adlab as ad
-from course import catalog
+from course import catalog, provided
+from course.checkers import WrongOutput, compare, decode, encode
 from course.checking import evaluate
 from course.exercises import nb09
+from course.remote import RemoteFunction, RunnerProcess
 
 
 @pytest.fixture(autouse=True)
@@ -109,3 +113,141 @@ def test_newton_cases_have_invertible_hessians():
     for case in exercise.checker.cases(exercise.rng("grade"), catalog.GRADE_CASES):
         H = ad.hessian(nb09.scalar_function(case))(case["x"])
         assert np.linalg.cond(H) < 1e5
+
+
+def test_every_exercise_hands_over_the_scalar_function_as_a_recipe():
+    for exercise in nb09.EXERCISES:
+        seen = []
+
+        def solution(f, *args, exercise=exercise, seen=seen):
+            seen.append(f)
+            return REFERENCE[exercise.id](f, *args)
+
+        case = exercise.checker.cases(exercise.rng("check"), 1)[0]
+        exercise.checker.call(solution, case, exercise.name)
+        f = seen[0]
+        assert isinstance(f, provided.Provided) and f.builder == "scalar_function"
+        assert f.params[0].keys() == {"kind", "A", "B", "b"}
+        assert f.calls >= 1
+
+
+def test_runs_of_f_are_counted_where_f_runs(learner):
+    runner, _ = learner
+    exercise = catalog.CATALOG["09.hvp"]
+    case = exercise.checker.fixed[1]  # n = 2
+    for name, runs in [("hvp", 1), ("hvp_by_the_hessian", 2), ("hvp_plain_runs_too", 2)]:
+        fn = RemoteFunction(runner, name, time.monotonic() + 60)
+        assert exercise.checker.call(fn, case, exercise.name)["runs_of_f"] == runs, name
+
+
+NOTEBOOK = "09_higher_order"
+MISTAKES = '''
+def second_derivative_first(f, x, v):
+    return ad.grad(lambda t: f(x + t * v))(0.0)
+
+
+def hvp_gradient(f, x, v):
+    return ad.grad(f)(x)
+
+
+def hvp_by_the_hessian(f, x, v):
+    return ad.hessian(f)(x) @ v
+
+
+def hvp_plain_runs_too(f, x, v):
+    f(x)                       # a plain run of f, for nothing
+    return hvp(f, x, v)
+
+
+def newton_step_gradient_descent(f, x):
+    return x - ad.grad(f)(x)
+'''
+
+#: (exercise, learner function, status, part of the message)
+REMOTE = [
+    ("09.second_derivative", "second_derivative", "passed", ""),
+    ("09.second_derivative", "second_derivative_first", "failed", "d2 is wrong"),
+    ("09.hvp", "hvp", "passed", ""),
+    ("09.hvp", "hvp_gradient", "failed", "Hv is wrong"),
+    ("09.hvp", "hvp_by_the_hessian", "failed", "runs_of_f is wrong"),
+    ("09.hvp", "hvp_plain_runs_too", "failed", "runs_of_f is wrong"),
+    ("09.newton_step", "newton_step", "passed", ""),
+    ("09.newton_step", "newton_step_gradient_descent", "failed", "x_new is wrong"),
+]
+
+
+# -- the same checks as grading runs them: the learner's code in a runner -----------------
+#
+# In grading, checker.call runs here with a RemoteFunction that calls the learner's code
+# in a separate interpreter (course.runner): functions go over as Provided recipes, and
+# their run counts come back. The notebook's solutions and some mistakes run both here and
+# in one runner; both must get the same verdict, message and outputs (counts included).
+
+PRELUDE = ("import numpy as np\nimport adlab as ad\nimport adlab.symbolic as sym\n"
+           "from adlab import numeric\n")
+
+
+def solution_cells(notebook: str) -> str:
+    from course import release
+
+    cells = release.read_sources()[notebook].cells
+    return "\n\n".join(c.source for c in cells
+                       if c.cell_type == "code" and "### BEGIN SOLUTION" in c.source)
+
+
+@pytest.fixture(scope="module")
+def learner(tmp_path_factory):
+    """(runner, namespace here): the same learner code in a runner and in this process."""
+    source = PRELUDE + solution_cells(NOTEBOOK) + "\n\n" + MISTAKES
+    runner = RunnerProcess(tmp_path_factory.mktemp("runner"), deadline=time.monotonic() + 600)
+    try:
+        outcomes, stuck = runner.run_cells([("cell 1", source)], 60)
+        assert not stuck and [o["status"] for o in outcomes] == ["ok"], outcomes
+        here: dict = {}
+        exec(source, here)
+        yield runner, here
+    finally:
+        runner.kill()
+
+
+def verdict(exercise, fn, cases):
+    """What a check makes of ``fn``: (status, case, message, shown) and the outputs."""
+    seen = []
+    for k, case in enumerate(cases):
+        try:
+            got = decode(encode(exercise.checker.call(fn, case, exercise.name)))
+        except WrongOutput as e:
+            return ("wrong", k, str(e), e.got), seen
+        seen.append(got)
+        why = compare(exercise.checker.expected(case), got)
+        if why:
+            return ("failed", k, why, ""), seen
+    return ("passed", None, "", ""), seen
+
+
+def both_ways(learner, exercise_id, name, purpose="grade"):
+    """The verdict on the learner's ``name`` here and through the runner, checked equal."""
+    runner, here = learner
+    exercise = catalog.CATALOG[exercise_id]
+    n = catalog.GRADE_CASES if purpose == "grade" else catalog.CHECK_CASES
+    cases = exercise.checker.cases(exercise.rng(purpose), n)
+    local, local_outputs = verdict(exercise, here[name], cases)
+    remote, remote_outputs = verdict(
+        exercise, RemoteFunction(runner, name, time.monotonic() + 120), cases)
+    assert remote[:3] == local[:3]  # what was shown may differ: a cell is not a <string>
+    assert bool(remote[3]) == bool(local[3])
+    assert len(remote_outputs) == len(local_outputs)
+    for mine, theirs in zip(local_outputs, remote_outputs):
+        assert mine.keys() == theirs.keys()
+        for key in mine:
+            np.testing.assert_array_equal(theirs[key], mine[key], err_msg=key)
+    return remote, remote_outputs
+
+
+@pytest.mark.parametrize("exercise_id,name,status,says", REMOTE)
+def test_a_runner_gets_the_same_verdict_as_this_process(learner, exercise_id, name, status,
+                                                        says):
+    (got, _, message, _), _ = both_ways(learner, exercise_id, name,
+                                        "grade" if status == "passed" else "check")
+    assert got == status, message
+    assert says in message

@@ -3,9 +3,10 @@
 import multiprocessing
 import sqlite3
 
+import numpy as np
 import pytest
 
-from course import catalog, cli
+from course import catalog, check, cli, progress
 from course.store import ProgressStore, StoreError, default_path
 
 TOTAL = sum(e.points for e in catalog.EXERCISES)  # every exercise of the course
@@ -62,19 +63,17 @@ def test_several_processes_writing_at_once_lose_nothing():
     assert all(s.attempts == per_worker for s in store.summary().values())
 
 
-@pytest.mark.parametrize("damage", ["garbage", "directory", "other database", "header",
-                                    "pages"])
+@pytest.mark.parametrize("damage", ["garbage after the header", "truncated", "zeroed",
+                                    "header", "pages"])
 def test_an_unreadable_file_is_moved_aside_and_a_fresh_store_started(private_store, damage):
     private_store.parent.mkdir(parents=True)
-    if damage == "garbage":
-        private_store.write_bytes(b"this is not SQLite\x00" * 100)
-    elif damage == "directory":
-        private_store.mkdir()
-    elif damage == "other database":
-        con = sqlite3.connect(private_store)
-        con.execute("CREATE TABLE grades (name TEXT)")
-        con.commit()
-        con.close()
+    if damage == "garbage after the header":
+        private_store.write_bytes(b"SQLite format 3\x00" + b"this is not SQLite\x00" * 100)
+    elif damage == "zeroed":  # as a crash may leave a file
+        private_store.write_bytes(bytes(4096))
+    elif damage == "truncated":
+        ProgressStore().record("03.sin_tangent", True, 2)
+        private_store.write_bytes(private_store.read_bytes()[:60])
     else:
         ProgressStore().record("03.sin_tangent", True, 2)
         data = private_store.read_bytes()
@@ -89,6 +88,96 @@ def test_an_unreadable_file_is_moved_aside_and_a_fresh_store_started(private_sto
     assert "could not be read" in store.warnings[0] and "moved to" in store.warnings[0]
     aside = [p for p in private_store.parent.iterdir() if ".corrupt-" in p.name]
     assert len(aside) == 1 and aside[0].name.startswith("progress.sqlite3.corrupt-")
+
+
+def _snapshot(root):
+    """Every path under ``root`` with its bytes (None for a folder)."""
+    return {p.relative_to(root): None if p.is_dir() else p.read_bytes()
+            for p in sorted(root.rglob("*"))}
+
+
+def _refused(path, root, *parts):
+    """Using the store raises a StoreError naming ``parts``; nothing under root changes."""
+    before = _snapshot(root)
+    for use in (lambda s: s.record("03.sin_tangent", True, 2), ProgressStore.attempts,
+                ProgressStore.summary, ProgressStore.reset):
+        store = ProgressStore()
+        with pytest.raises(StoreError) as error:
+            use(store)
+        assert store.warnings == []
+        message = str(error.value)
+        assert str(path) in message
+        for part in parts:
+            assert part in message, (part, message)
+    assert _snapshot(root) == before  # same bytes, no .corrupt-* (nor .lock) sibling
+    assert not [p for p in root.rglob("*") if ".corrupt-" in p.name]
+    return message
+
+
+def test_a_folder_is_refused_and_left_alone(tmp_path, monkeypatch):
+    folder = tmp_path / "shared"  # as ADLAB_COURSE_DB=/tmp would be
+    (folder / "sub").mkdir(parents=True)
+    (folder / "notes.txt").write_text("mine")
+    monkeypatch.setenv("ADLAB_COURSE_DB", str(folder))
+    _refused(folder, tmp_path, f"{folder} is a folder",
+             f"ADLAB_COURSE_DB must name a file, e.g. {folder / 'progress.sqlite3'}")
+
+
+def test_a_folder_at_the_default_path_is_refused_and_left_alone(tmp_path, monkeypatch):
+    monkeypatch.delenv("ADLAB_COURSE_DB")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    folder = tmp_path / "xdg" / "adlab" / "progress.sqlite3"
+    folder.mkdir(parents=True)
+    _refused(folder, tmp_path, f"{folder} is a folder", "the default path must name a file",
+             "set ADLAB_COURSE_DB to a file")
+
+
+@pytest.mark.parametrize("kind", ["application id", "foreign table"])
+def test_another_programs_database_is_refused_and_left_alone(private_store, kind):
+    private_store.parent.mkdir(parents=True)
+    con = sqlite3.connect(private_store)
+    if kind == "application id":  # an id alone says whose it is, whatever its tables
+        con.execute("PRAGMA application_id = 0x47504B47")  # a GeoPackage
+        con.execute("CREATE TABLE attempts (x)")
+        reason = "its application id is 0x47504b47"
+    else:  # no id, but tables of its own
+        con.execute("CREATE TABLE grades (name TEXT)")
+        con.execute("INSERT INTO grades VALUES ('ada')")
+        reason = "it holds other tables: grades"
+    con.commit()
+    con.close()
+    _refused(private_store, private_store.parent, "another program's SQLite database",
+             reason, "adlab will not touch it", "point ADLAB_COURSE_DB at another file")
+    con = sqlite3.connect(private_store)
+    assert con.execute("PRAGMA application_id").fetchone()[0] == (
+        0x47504B47 if kind == "application id" else 0)
+    con.close()
+
+
+@pytest.mark.parametrize("content", [b"this is not SQLite\x00" * 100, b"hello\n",
+                                     b"\x89PNG\r\n\x1a\n" + bytes(200)],
+                         ids=["text", "short text", "png"])
+def test_a_file_that_is_not_sqlite_is_refused_and_left_alone(private_store, content):
+    private_store.parent.mkdir(parents=True)
+    private_store.write_bytes(content)
+    _refused(private_store, private_store.parent, "is not a SQLite file",
+             "adlab will not touch it", "point ADLAB_COURSE_DB at another file")
+
+
+def test_a_refused_store_is_a_note_in_check_and_a_message_in_status_and_reset(
+        tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ADLAB_COURSE_DB", str(tmp_path))
+    before = _snapshot(tmp_path)
+    result = check("03.sin_tangent", lambda x, x_dot: (np.sin(x), np.cos(x) * x_dot))
+    assert result.passed and len(result.notes) == 1
+    assert result.notes[0].startswith("progress not saved: ") and "is a folder" in \
+        result.notes[0]
+    assert "progress could not be read" in repr(progress())
+    assert cli.main(["status"]) == 1
+    assert "is a folder" in capsys.readouterr().out
+    assert cli.main(["reset"]) == 1
+    assert "course reset: " in capsys.readouterr().err
+    assert _snapshot(tmp_path) == before
 
 
 def test_a_path_that_cannot_exist_raises_a_clear_store_error(tmp_path, monkeypatch):

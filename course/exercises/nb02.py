@@ -13,6 +13,7 @@ import adlab.symbolic as sym
 from adlab import numeric
 from course.checkers import Checker, WrongOutput, as_floats, number
 from course.exercise import Exercise
+from course.provided import FUNCTIONS_1D, FUNCTIONS_ND, Provided
 from course.result import fmt, safe_repr
 
 # ---------------------------------------------------------------------------------
@@ -215,15 +216,17 @@ class Unroll(Checker):
 # 02.central_difference: the formula and a default step
 # ---------------------------------------------------------------------------------
 
-#: One-variable test functions: text, NumPy function, interval of test points (where
-#: the derivative stays away from zero, so a relative error means something).
-FUNCTIONS_1D: dict[str, tuple[Callable, tuple[float, float]]] = {
-    "3*x + sin(x)": (lambda x: 3 * x + np.sin(x), (1.0, 3.0)),        # z(x1, 3)
-    "10 + sin(x)": (lambda x: 10 + np.sin(x), (-1.0, 1.0)),           # far from zero
-    "sin(3*x)": (lambda x: np.sin(3 * x), (-0.3, 0.3)),               # bends fast
-    "exp(x) / (1 + x*x)": (lambda x: np.exp(x) / (1 + x * x), (-1.5, 0.3)),
-    "log(x)": (lambda x: np.log(x), (1.0, 3.0)),
-    "x * exp(x)": (lambda x: x * np.exp(x), (0.0, 1.0)),
+#: The interval of test points of each one-variable test function (the functions, by
+#: their text, are course.provided.FUNCTIONS_1D, handed to learner code as
+#: Provided("fn_1d", text)): where the derivative stays away from zero, so a relative
+#: error means something.
+INTERVALS_1D: dict[str, tuple[float, float]] = {
+    "3*x + sin(x)": (1.0, 3.0),
+    "10 + sin(x)": (-1.0, 1.0),
+    "sin(3*x)": (-0.3, 0.3),
+    "exp(x) / (1 + x*x)": (-1.5, 0.3),
+    "log(x)": (1.0, 3.0),
+    "x * exp(x)": (0.0, 1.0),
 }
 STEP_TOLERANCE = 1e-9   # the relative error a good default step reaches on these
 TRY_STEP = 0.01
@@ -247,17 +250,17 @@ class CentralDifference(Checker):
     def cases(self, rng, n):
         out = super().cases(rng, n)
         for case in out:  # the exact derivative, from adlab, in the parent
-            f = FUNCTIONS_1D[case["function"]][0]
+            f = FUNCTIONS_1D[case["function"]]
             case["exact"] = float(ad.grad(f)(case["x"]))
         return out
 
     def random_case(self, rng, k):
         name = sorted(FUNCTIONS_1D)[int(rng.integers(len(FUNCTIONS_1D)))]
-        low, high = FUNCTIONS_1D[name][1]
+        low, high = INTERVALS_1D[name]
         return {"function": name, "x": float(np.round(rng.uniform(low, high), 2))}
 
     def call(self, fn, case, fname):
-        f = FUNCTIONS_1D[case["function"]][0]
+        f = Provided("fn_1d", case["function"], copy_input=True)
         x, exact = case["x"], case["exact"]
         with_step = as_floats(fn(f, x, TRY_STEP), f"{fname}(f, x, {TRY_STEP})")
         default = as_floats(fn(f, x), f"{fname}(f, x)")
@@ -265,7 +268,7 @@ class CentralDifference(Checker):
                 ERROR_NAME: (default - exact) / abs(exact)}
 
     def expected(self, case):
-        f = FUNCTIONS_1D[case["function"]][0]
+        f = FUNCTIONS_1D[case["function"]]
         quotient = numeric.central_difference(f, case["x"], h=TRY_STEP)
         return {STEP_NAME: np.asarray(quotient, float),
                 ERROR_NAME: np.asarray(0.0)}
@@ -280,31 +283,13 @@ class CentralDifference(Checker):
 # 02.fd_gradient: a forward-difference gradient in n + 1 evaluations
 # ---------------------------------------------------------------------------------
 
-
-def _z(v: np.ndarray) -> Any:
-    return v[0] * v[1] + np.sin(v[0])
-
-
-def _gap(v: np.ndarray) -> Any:
-    return (v[0] * v[1] - (v[2] + v[3])) ** 2
-
-
-def _rosenbrock(v: np.ndarray) -> Any:
-    return np.sum(100 * (v[1:] - v[:-1] ** 2) ** 2 + (1 - v[:-1]) ** 2)
-
-
-def _soft_sum(v: np.ndarray) -> Any:
-    return np.log(np.sum(np.exp(v))) + np.sum(np.sin(v) * np.arange(1, len(v) + 1))
-
-
-#: Functions R^n -> R of exercise 02.fd_gradient: text, function, allowed sizes n.
-FUNCTIONS_ND: dict[str, tuple[str, Callable, tuple[int, ...]]] = {
-    "z": ("x1*x2 + sin(x1)", _z, (2,)),
-    "gap": ("(x1*x2 - (x3 + x4))**2", _gap, (4,)),
-    "rosenbrock": ("sum(100*(x[1:] - x[:-1]**2)**2 + (1 - x[:-1])**2)", _rosenbrock,
-                   (2, 3, 4, 5, 6)),
-    "soft_sum": ("log(sum(exp(x))) + sum(sin(x) * [1, 2, ..., n])", _soft_sum,
-                 (1, 2, 3, 4, 5, 6)),
+#: The functions R^n -> R of exercise 02.fd_gradient: text and allowed sizes n, by the
+#: short names of course.provided.FUNCTIONS_ND (handed over as Provided("fn_nd", name)).
+ABOUT_ND: dict[str, tuple[str, tuple[int, ...]]] = {
+    "z": ("x1*x2 + sin(x1)", (2,)),
+    "gap": ("(x1*x2 - (x3 + x4))**2", (4,)),
+    "rosenbrock": ("sum(100*(x[1:] - x[:-1]**2)**2 + (1 - x[:-1])**2)", (2, 3, 4, 5, 6)),
+    "soft_sum": ("log(sum(exp(x))) + sum(sin(x) * [1, 2, ..., n])", (1, 2, 3, 4, 5, 6)),
 }
 
 
@@ -322,7 +307,8 @@ def forward_gradient(f: Callable, x: np.ndarray, h: float = numeric.FORWARD_STEP
 
 class FdGradient(Checker):
     """``fd_gradient(f, x)``: forward differences with ``h = FORWARD_STEP``, and the number
-    of times it called ``f`` (through a counting wrapper): it should be ``n + 1``."""
+    of times it called ``f`` (``f`` counts its calls, and copies its input so that later
+    changes to the array are not seen): it should be ``n + 1``."""
 
     fixed = ({"function": "z", "x": [2.0, 3.0]},
              {"function": "gap", "x": [1.5, -2.0, 0.5, 3.0]},
@@ -330,28 +316,22 @@ class FdGradient(Checker):
 
     def random_case(self, rng, k):
         name = sorted(FUNCTIONS_ND)[k % len(FUNCTIONS_ND)]
-        sizes = FUNCTIONS_ND[name][2]
+        sizes = ABOUT_ND[name][1]
         n = sizes[int(rng.integers(len(sizes)))]
         return {"function": name, "x": [number(rng, -1.5, 1.5) for _ in range(n)]}
 
     def call(self, fn, case, fname):
-        f = FUNCTIONS_ND[case["function"]][1]
-        calls = [0]
-
-        def counted_f(v):
-            calls[0] += 1
-            return f(np.array(v, dtype=float))  # a copy: f never sees later changes
-
-        g = as_floats(fn(counted_f, np.array(case["x"], dtype=float)), f"{fname}(f, x)")
-        return {"gradient": g, "evaluations of f": calls[0]}
+        f = Provided("fn_nd", case["function"], copy_input=True)
+        g = as_floats(fn(f, np.array(case["x"], dtype=float)), f"{fname}(f, x)")
+        return {"gradient": g, "evaluations of f": f.calls}
 
     def expected(self, case):
-        f = FUNCTIONS_ND[case["function"]][1]
+        f = FUNCTIONS_ND[case["function"]]
         x = np.array(case["x"], dtype=float)
         return {"gradient": forward_gradient(f, x), "evaluations of f": np.asarray(len(x) + 1.0)}
 
     def describe(self, case, fname):
-        text = FUNCTIONS_ND[case["function"]][0]
+        text = ABOUT_ND[case["function"]][0]
         return f"{fname}(f, x={fmt(case['x'])}) with f(x) = {text} (n = {len(case['x'])})"
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -101,27 +102,61 @@ class ForwardSweep(Checker):
         return {"f": np.asarray(f, float), "f_dot": np.asarray(f_dot, float)}
 
 
-# The questions of exercise 03.choose_seed: the function each seed is for, its inputs,
-# and one seed that answers it (other seeds may be right too: they are judged by the
-# derivative they produce, never compared with this one).
+# The questions of exercise 03.choose_seed, and nothing more: the function each seed is
+# for, and what its forward pass should return, written as the question states it. The
+# wanted derivative is computed at check time from adlab's gradient (reverse mode, so not
+# the way the learner's seed is used); no seed is stored. A learner's seed is judged only
+# by what ad.jvp makes of it, so every correct seed passes.
+
+
+def towards(target: tuple[float, ...]) -> Callable[[dict], float]:
+    """The directional derivative along the unit vector pointing towards ``target``."""
+    def along(grad: dict) -> float:
+        direction = np.asarray(target, float)
+        return float(np.dot(list(grad.values()), direction / np.linalg.norm(direction)))
+    return along
+
+
+@dataclass(frozen=True)
+class SeedQuestion:
+    """One question: ``label`` names the derivative in feedback, ``wanted`` computes it
+    from the function's gradient, given as ``{input name: partial derivative}`` in
+    argument order."""
+
+    function: Callable
+    inputs: tuple[str, ...]
+    at: str                                   # the case key of the point: "z_at" or "f_at"
+    label: str
+    wanted: Callable[[dict], float]
+
+
+Z_INPUTS, F_INPUTS = ("x1", "x2"), ("x1", "x2", "x3", "x4")
+
 SEED_QUESTIONS = {
-    "a": (z_example, ("x1", "x2"), (0.0, 1.0)),
-    "b": (squared_gap, ("x1", "x2", "x3", "x4"), (0.0, 0.0, 0.0, 1.0)),
-    "c": (z_example, ("x1", "x2"), (0.6, 0.8)),
-    "d": (squared_gap, ("x1", "x2", "x3", "x4"), (2.0, -1.0, 0.0, 0.0)),
-    "e": (squared_gap, ("x1", "x2", "x3", "x4"), (1.0, 0.0, -1.0, 0.0)),
+    "a": SeedQuestion(z_example, Z_INPUTS, "z_at", "a: dz/dx2", lambda g: g["x2"]),
+    "b": SeedQuestion(squared_gap, F_INPUTS, "f_at", "b: df/dx4", lambda g: g["x4"]),
+    "c": SeedQuestion(z_example, Z_INPUTS, "z_at", "c: z towards (5, 12)",
+                      towards((5.0, 12.0))),
+    "d": SeedQuestion(squared_gap, F_INPUTS, "f_at", "d: f, x1 up 2, x2 down 1",
+                      lambda g: 2 * g["x1"] - g["x2"]),
+    "e": SeedQuestion(squared_gap, F_INPUTS, "f_at", "e: df/dx1 - df/dx3",
+                      lambda g: g["x1"] - g["x3"]),
 }
-# how the feedback names each question's derivative
-SEED_LABELS = {"a": "a: dz/dx2", "b": "b: df/dx4", "c": "c: z towards (3, 4)",
-               "d": "d: f, x1 up 2, x2 down 1", "e": "e: df/dx1 - df/dx3"}
+
+
+def gradient(question: SeedQuestion, point: tuple) -> dict[str, float]:
+    """Every partial derivative of the question's function at point, by name (reverse mode)."""
+    partials = ad.grad(question.function, argnums=tuple(range(len(point))))(*point)
+    return {name: float(p) for name, p in zip(question.inputs, partials, strict=True)}
 
 
 class ChooseSeed(Checker):
     """``choose_seeds() -> {"a": seed, ...}``: each seed is run through ``ad.jvp``.
 
-    A seed is right when forward mode with it gives the wanted derivative, at the
-    worked examples' points and at random ones; so any correct seed passes (for f,
-    df/dx3 = df/dx4 everywhere) and swapped seeds fail.
+    A seed is right when forward mode with it gives the wanted derivative, which is
+    computed from the gradient as its question states, at the worked examples' points
+    and at random ones; so any correct seed passes (for f, df/dx3 = df/dx4 everywhere)
+    and swapped seeds fail.
     """
 
     fixed = ({"z_at": (2.0, 3.0), "f_at": GAP_POINT},)
@@ -143,24 +178,19 @@ class ChooseSeed(Checker):
             raise WrongOutput(f"{fname}() should return one seed for each question a to e: "
                               f"{what}", safe_repr(sorted(map(str, seeds))))
         out = {}
-        for key, (f, names, _) in SEED_QUESTIONS.items():
+        for key, q in SEED_QUESTIONS.items():
             seed = as_floats(seeds[key], f"the seed {key!r}")
-            if seed.shape != (len(names),):
-                raise WrongOutput(f"the seed {key!r} should hold {len(names)} numbers, one "
-                                  f"per input ({', '.join(names)}), in that order",
+            if seed.shape != (len(q.inputs),):
+                raise WrongOutput(f"the seed {key!r} should hold {len(q.inputs)} numbers, one "
+                                  f"per input ({', '.join(q.inputs)}), in that order",
                                   f"{key!r}: {safe_repr(seeds[key])}")
-            point = self._point(case, f)
-            _, derivative = ad.jvp(f, point, tuple(float(s) for s in seed))
-            out[SEED_LABELS[key]] = derivative
+            _, derivative = ad.jvp(q.function, case[q.at], tuple(float(s) for s in seed))
+            out[q.label] = derivative
         return out
 
-    @staticmethod
-    def _point(case, f):
-        return case["z_at"] if f is z_example else case["f_at"]
-
     def expected(self, case):
-        return {SEED_LABELS[key]: np.asarray(ad.jvp(f, self._point(case, f), seed)[1], float)
-                for key, (f, _, seed) in SEED_QUESTIONS.items()}
+        return {q.label: np.asarray(q.wanted(gradient(q, case[q.at])), float)
+                for q in SEED_QUESTIONS.values()}
 
     def describe(self, case, fname):
         z_at = ", ".join(fmt(v) for v in case["z_at"])

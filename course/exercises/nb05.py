@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
 import adlab as ad
 from course.checkers import Checker, WrongOutput, number, unpack
 from course.exercise import Exercise
+from course.provided import Provided, run_on, vector_function  # noqa: F401 (used by tests)
 from course.result import fmt, safe_repr
 
 # ---------------------------------------------------------------------------------
@@ -24,35 +23,15 @@ FORMULAS = {
     "squares": "f(x) = A @ (x * x) - exp(B @ cos(x)) + b",
 }
 
-
-def vector_function(spec: dict) -> Callable:
-    """The function :math:`\\mathbb{R}^n \\to \\mathbb{R}^m` a case describes (see FORMULAS)."""
-    kind = spec["kind"]
-    A, B, b = (np.asarray(spec[k], dtype=float) for k in ("A", "B", "b"))
-    if kind == "worked":  # the curriculum's z = x1 x2 + sin(x1) as the first of 3 outputs
-        return lambda x: ad.stack([x[0] * x[1] + ad.sin(x[0]), x[0] + x[1] ** 2,
-                                   x[0] * x[1] ** 2])
-    if kind == "layer":
-        return lambda x: ad.tanh(A @ x + b)
-    if kind == "product":
-        return lambda x: (A @ x) * ad.sin(B @ x) + b
-    return lambda x: A @ (x * x) - ad.exp(B @ ad.cos(x)) + b
+# vector_function(case), the function a case describes, is a builder of course.provided:
+# learner code gets it as provided(case), which counts its runs by what they were run on
+# (on_duals: forward mode, on_tape: reverse mode, plain) where the learner's code runs.
 
 
-class Runs:
-    """Wraps f and counts its runs by what it was run on (dual numbers, a tape, plain)."""
-
-    def __init__(self, f: Callable):
-        self.f, self.on_duals, self.on_tape, self.plain = f, 0, 0, 0
-
-    def __call__(self, x: Any) -> Any:
-        if isinstance(x, ad.Dual):
-            self.on_duals += 1
-        elif isinstance(x, ad.Var):
-            self.on_tape += 1
-        else:
-            self.plain += 1
-        return self.f(x)
+def provided(case: dict) -> Provided:
+    """The case's function, to hand to learner code: ``Provided("vector_function", ...)``."""
+    spec = {k: case[k] for k in ("kind", "A", "B", "b")}
+    return Provided("vector_function", spec, copy_input=True)
 
 
 def jacobian_case(rng: np.random.Generator, n: int, m: int, kind: str) -> dict:
@@ -89,31 +68,40 @@ class JacobianFromJvp(JacobianChecker):
     """``jacobian_fwd(f, x)``: the (m, n) Jacobian, one JVP (one column) per input."""
 
     def call(self, fn, case, fname):
-        f = Runs(vector_function(case))
+        f = provided(case)
         J = fn(f, np.array(case["x"], dtype=float))
         return {"J": J, "jvps": f.on_duals}
 
     def expected(self, case):
-        f = Runs(vector_function(case))
+        f = provided(case)
         J = ad.jacfwd(f)(case["x"])
         return {"J": np.asarray(J, float), "jvps": np.asarray(float(f.on_duals))}
 
 
 class JacobianFromVjp(JacobianChecker):
-    """``jacobian_rev(f, x)``: the (m, n) Jacobian, one recording, one VJP (row) per output."""
+    """``jacobian_rev(f, x)``: the (m, n) Jacobian, one recording, one VJP (row) per output.
+
+    Recordings are the runs of ``f`` on the tape (``f.on_tape``); VJPs are the reverse
+    sweeps adlab ran during the learner's call. Those happen where the learner's code
+    runs, so they are counted there: the procedure ``count_sweeps`` of
+    :mod:`course.provided` calls the learner's function and reports what it returned
+    and the sweeps adlab's engine counted meanwhile (as ``count_work`` does); the
+    judging stays here.
+    """
 
     def call(self, fn, case, fname):
-        from adlab.widgets.cost import count_work
-
-        f = Runs(vector_function(case))
-        with count_work() as work:
-            J = fn(f, np.array(case["x"], dtype=float))
-        return {"J": J, "recordings_of_f": f.on_tape, "vjps": work.reverse_sweeps}
+        f = provided(case)
+        ran = run_on(fn, "count_sweeps", f, np.array(case["x"], dtype=float))
+        sweeps = ran.get("reverse_sweeps") if isinstance(ran, dict) else None
+        if not isinstance(sweeps, int) or isinstance(sweeps, bool):
+            raise WrongOutput(f"the reverse sweeps of {fname} could not be counted",
+                              safe_repr(ran))
+        return {"J": ran.get("value"), "recordings_of_f": f.on_tape, "vjps": sweeps}
 
     def expected(self, case):
         from adlab.widgets.cost import count_work
 
-        f = Runs(vector_function(case))
+        f = provided(case)
         with count_work() as work:
             J = ad.jacrev(f)(case["x"])
         return {"J": np.asarray(J, float), "recordings_of_f": np.asarray(float(f.on_tape)),

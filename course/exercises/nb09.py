@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -11,6 +10,7 @@ import numpy as np
 import adlab as ad
 from course.checkers import Checker, number
 from course.exercise import Exercise
+from course.provided import Provided, scalar_function
 from course.result import fmt
 
 # ---------------------------------------------------------------------------------
@@ -25,20 +25,15 @@ FORMULAS = {
     "wavy": "f(x) = sum(sin(B @ x)) + x @ A @ x / 2 + b @ x**3",
 }
 
+# scalar_function(case), the function a case describes, is a builder of course.provided:
+# learner code gets it as provided(case), which counts its runs (calls) where the
+# learner's code runs; expected() builds it directly.
 
-def scalar_function(spec: dict) -> Callable:
-    """The function :math:`\\mathbb{R}^n \\to \\mathbb{R}` a case describes (see FORMULAS)."""
-    kind = spec["kind"]
-    A, B, b = (np.asarray(spec[k], dtype=float) for k in ("A", "B", "b"))
-    if kind == "worked":  # the curriculum's z = x1 x2 + sin(x1), inputs as one vector
-        return lambda x: x[0] * x[1] + ad.sin(x[0])
-    if kind == "rosenbrock":
-        return lambda x: ad.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
-    if kind == "bowl":
-        return lambda x: x @ A @ x / 2 + ad.sum(x ** 4) / 4 - b @ x
-    if kind == "softplus":
-        return lambda x: ad.logsumexp(B @ x) + x @ x / 2
-    return lambda x: ad.sum(ad.sin(B @ x)) + x @ A @ x / 2 + b @ x ** 3
+
+def provided(case: dict) -> Provided:
+    """The case's function, to hand to learner code: ``Provided("scalar_function", ...)``."""
+    spec = {k: case[k] for k in ("kind", "A", "B", "b")}
+    return Provided("scalar_function", spec, copy_input=True)
 
 
 def function_case(rng: np.random.Generator, n: int, kind: str) -> dict:
@@ -63,17 +58,6 @@ def describe_function(case: dict) -> str:
     if case["kind"] in ("bowl", "wavy"):
         text += f", b = {fmt(case['b'])}"
     return text
-
-
-class CountedRuns:
-    """Wraps f and counts how often it runs (with any kind of input)."""
-
-    def __init__(self, f: Callable):
-        self.f, self.runs = f, 0
-
-    def __call__(self, x: Any) -> Any:
-        self.runs += 1
-        return self.f(x)
 
 
 class FunctionChecker(Checker):
@@ -102,9 +86,9 @@ class Hvp(FunctionChecker):
               "x": np.array([-1.2, 1.0]), "v": np.array([1.0, -1.0])})
 
     def call(self, fn, case, fname):
-        f = CountedRuns(scalar_function(case))
+        f = provided(case)
         Hv = fn(f, np.array(case["x"], dtype=float), np.array(case["v"], dtype=float))
-        return {"Hv": Hv, "runs_of_f": f.runs}
+        return {"Hv": Hv, "runs_of_f": f.calls}
 
     def expected(self, case):
         H = ad.hessian(scalar_function(case))(case["x"])
@@ -129,8 +113,7 @@ class NewtonStep(FunctionChecker):
         return case
 
     def call(self, fn, case, fname):
-        f = scalar_function(case)
-        return {"x_new": fn(f, np.array(case["x"], dtype=float))}
+        return {"x_new": fn(provided(case), np.array(case["x"], dtype=float))}
 
     def expected(self, case):
         f, x = scalar_function(case), case["x"]
@@ -149,8 +132,8 @@ class SecondDerivative(FunctionChecker):
 
     def call(self, fn, case, fname):
         c = copy.deepcopy(case)
-        f = scalar_function(c)
-        return {"d2": fn(f, np.array(c["x"], dtype=float), np.array(c["v"], dtype=float))}
+        return {"d2": fn(provided(c), np.array(c["x"], dtype=float),
+                         np.array(c["v"], dtype=float))}
 
     def expected(self, case):
         H = ad.hessian(scalar_function(case))(case["x"])
