@@ -31,7 +31,8 @@ help:  ## list the targets
 	@echo "  make lint    ruff check adlab course bench tests"
 	@echo "  make setup   Debian packages (if missing) + $(VENV) with the project installed"
 	@echo "  make system  only the Debian packages: graphviz, python3-venv (if missing);"
-	@echo "               with WITH_BROWSER=1 also chromium (make test sets it)"
+	@echo "               with WITH_BROWSER=1 also chromium, with WITH_SANDBOX=1 also"
+	@echo "               bubblewrap (make test sets both)"
 	@echo "  make clean   remove $(VENV), caches and build artifacts"
 
 # ---------------------------------------------------------------------------
@@ -48,6 +49,9 @@ system:
 	    [ -x /usr/bin/chromium ] || command -v chromium >/dev/null 2>&1 || \
 	        missing="$$missing chromium"; \
 	fi; \
+	if [ -n "$(WITH_SANDBOX)" ]; then \
+	    command -v bwrap >/dev/null 2>&1 || missing="$$missing bubblewrap"; \
+	fi; \
 	if [ ! -x "$(PY)" ] && ! $(PYTHON) -m ensurepip --version >/dev/null 2>&1; then \
 	    missing="$$missing python3-venv"; \
 	fi; \
@@ -63,6 +67,7 @@ system:
 	    echo "system:   graphviz     -> the 'dot' program (https://graphviz.org/download/)"; \
 	    echo "system:   python3-venv -> a Python >= 3.10 whose 'python3 -m venv' works"; \
 	    echo "system:   chromium     -> for the browser tests (or set ADLAB_CHROMIUM=/path)"; \
+	    echo "system:   bubblewrap   -> the bwrap program that contains graded submissions"; \
 	fi
 
 # ---------------------------------------------------------------------------
@@ -90,8 +95,10 @@ setup: system $(STAMP)
 # ---------------------------------------------------------------------------
 # Day-to-day targets
 # ---------------------------------------------------------------------------
-# The browser tests need Debian's chromium; `make lab` does not.
+# The browser tests need Debian's chromium, the grading tests Debian's bubblewrap (the
+# sandbox `course grade` runs submissions in); `make lab` needs neither.
 test: WITH_BROWSER = 1
+test: WITH_SANDBOX = 1
 test: setup
 	$(PY) -m pytest -q
 

@@ -75,13 +75,13 @@ class Provided:
         return {"calls": self.calls, "on_duals": self.on_duals, "on_tape": self.on_tape,
                 "plain": self.plain}
 
-    def set_counts(self, counts: Any) -> None:
-        """Take the counts reported from where the function ran (plain ints only)."""
+    def add_counts(self, counts: Any) -> None:
+        """Add the runs counted where one call's copy of the function ran (plain ints)."""
         if isinstance(counts, dict):
             for key in ("calls", "on_duals", "on_tape", "plain"):
                 value = counts.get(key)
                 if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-                    setattr(self, key, value)
+                    setattr(self, key, getattr(self, key) + value)
 
     def __repr__(self) -> str:
         return f"<function {self.builder}>"

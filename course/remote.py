@@ -216,7 +216,7 @@ class RemoteFunction:
         counts = answer.get("counts")
         if isinstance(counts, list) and len(counts) == len(encoder.provided):
             for provided, c in zip(encoder.provided, counts):
-                provided.set_counts(c)
+                provided.add_counts(c)
         return answer["value"]
 
     def __repr__(self) -> str:

@@ -68,11 +68,9 @@ class Runner:
     def _namespace() -> tuple[dict, Any]:
         try:
             from IPython.core.interactiveshell import InteractiveShell
-            from traitlets.config import Config
 
-            config = Config()
-            config.HistoryManager.enabled = False
-            shell = InteractiveShell.instance(config=config)
+            shell = InteractiveShell.instance()  # its history goes to $IPYTHONDIR, a temp
+            shell.enable_gui = lambda gui=None: None  # %matplotlib: no event loop here
             return shell.user_ns, shell
         except Exception:  # IPython is missing or broken: plain exec will do
             import builtins
@@ -152,9 +150,9 @@ class Runner:
 
         slots: list = []
 
-        def provide(builder: str, params: Any, slot: Any) -> Provided:
+        def provide(builder: str, params: Any, copy: bool) -> Provided:
             made = Provided(builder, *(params if isinstance(params, list) else []),
-                            copy_input=True)
+                            copy_input=copy)
             slots.append(made)
             return made
 

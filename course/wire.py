@@ -164,7 +164,7 @@ class Encoder:
         if kind is not None:
             self.provided.append(obj)
             return {"$provided": obj.builder, "params": self(list(obj.params), depth + 1),
-                    "slot": len(self.provided) - 1}
+                    "slot": len(self.provided) - 1, "copy": bool(obj.copy_input)}
         box = _box_value(obj)
         if box is not None:
             return {"$box": type(obj).__name__, "value": self(box, depth + 1)}
@@ -235,7 +235,7 @@ def dumps(message: dict, encoder: Encoder | None = None) -> str:
 # ---------------------------------------------------------------------------------
 
 class Decoder:
-    """Plain data -> Python data. ``make_provided(builder, params, slot)`` rebuilds
+    """Plain data -> Python data. ``make_provided(builder, params, copy)`` rebuilds
     handed-over functions (only the runner accepts them)."""
 
     def __init__(self, make_provided: Any = None) -> None:
@@ -300,7 +300,7 @@ class Decoder:
             if self.make_provided is None:
                 raise WireError("functions are handed to learner code, never back")
             params = self(data.get("params"), depth + 1)
-            return self.make_provided(_str(body), params, data.get("slot"))
+            return self.make_provided(_str(body), params, data.get("copy") is True)
         raise WireError(f"an unknown tag {str(tag)[:20]!r}")
 
     def shared(self, data: dict, depth: int) -> Any:

@@ -212,8 +212,9 @@ EXERCISES = (
         id="03.div_tangent", notebook="03_forward_mode", points=2, name="div_jvp",
         title="The forward rule of a quotient", checker=DivTangent(),
         hint="z = x / y has two local partials, dz/dx = 1/y and dz/dy = -x/y**2, and "
-             "both inputs may move: z_dot = x_dot / y - x * y_dot / y**2 (the minus sign "
-             "and the square both matter). Elementwise, so arrays work unchanged.",
+             "both inputs may move: the tangent has one term per input, each input's "
+             "tangent times its partial (the minus sign and the square both matter). "
+             "Elementwise, so arrays work unchanged.",
     ),
     Exercise(
         id="03.forward_sweep", notebook="03_forward_mode", points=3, name="forward_sweep",
