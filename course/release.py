@@ -149,7 +149,7 @@ def _expect(condition: bool, message: str) -> None:
 def read_sources(source_dir: Path = SOURCE_DIR) -> dict[str, nbformat.NotebookNode]:
     """The source notebooks by stem, in order."""
     return {p.stem: nbformat.read(p, as_version=4)
-            for p in sorted(Path(source_dir).glob("*.ipynb"))}
+            for p in sorted(Path(source_dir).glob("*.ipynb")) if p.is_file()}
 
 
 def build(source_dir: Path = SOURCE_DIR) -> dict[str, Released]:
