@@ -16,7 +16,12 @@ The parts: :mod:`course.catalog` (the exercises), :mod:`course.checkers` (cases 
 expected values from adlab), :mod:`course.checking` (``check``), :mod:`course.sandbox`
 (forked children with time limits), :mod:`course.store` (SQLite progress),
 :mod:`course.progress`, :mod:`course.release`, :mod:`course.grade`, :mod:`course.cli`,
-and :mod:`course.expr` (the small expression tree of notebook 04).
+and :mod:`course.expr` (the small expression tree of notebook 04). Grading runs learner
+code in :mod:`course.runner` (a separate interpreter, inside bubblewrap where
+:mod:`course.contain` finds it), talks to it through :mod:`course.remote` in the plain
+format of :mod:`course.wire`, hands it functions from :mod:`course.provided`, and flags
+cells for review with :mod:`course.review`. The sources with solutions are the teacher's:
+they are not package data.
 
 Conventions of the source notebooks (``course/sources/NN_name.ipynb``)
 -----------------------------------------------------------------------

@@ -1,8 +1,9 @@
-"""The ``course`` command: status, reset, release, validate, grade.
+"""The ``course`` command: status, reset, release, outputs, validate, grade, merge.
 
 Exit codes: 0 success; 1 the command ran and found a problem (``release --check``
 out of date, ``validate`` failing, a store that cannot be used); 2 a usage error
-(unknown exercise id, no submissions).
+(unknown exercise id, no submissions, a missing path, a bad option, no sources), always
+found before any work starts.
 """
 
 from __future__ import annotations

@@ -13,10 +13,10 @@ import time
 
 import nbformat
 import pytest
+from test_course_grade import ALL_04, F03, F04, P04, submission
 
 from course import cli
 from course.grade import Options, grade_notebook
-from test_course_grade import ALL_04, F03, F04, P04, submission
 
 
 def run(*argv):
