@@ -60,12 +60,19 @@ The benchmarks (ids for ``--only``):
               bytes (``ad.saved_memory``: ``nbytes``, ``retained_bytes``; goal cut
               >= 4x, i.e. ratio <= 0.25) and time (goal <= 2); gradients must be
               identical (``np.array_equal``).
+``grade``     8. ``course grade`` of a class of honest submissions (the released
+              ``04_reverse_mode`` notebook with the reference solutions; 20, or 6 with
+              ``--quick``), each run a subprocess as a teacher types it: seconds of
+              ``-j 2`` over ``-j 1`` (and ``-j os.cpu_count()`` on more cores, info).
+              Every run must give full marks to every submission. Goal: speed-up
+              >= 1.8 on 2 cores, i.e. ratio <= 0.556 (see ``bench/grading.py``).
 
 Output (into ``--out DIR``, default ``bench/results``, ``bench/results/quick`` with
 ``--quick``): ``results.json`` (every figure, the timings' samples, the machine),
 ``results.md`` (the table in Markdown, for the README) and one PNG per benchmark
 (``1_scalar.png``, ``2_grad.png``, ``3_jvp.png``, ``4_chain.png``,
-``5_autograd.png``, ``6_train.png``, ``7_checkpoint.png``; matplotlib, Agg backend).
+``5_autograd.png``, ``6_train.png``, ``7_checkpoint.png``, none for 8; matplotlib,
+Agg backend).
 The table is printed as text and, at the end, in Markdown.
 """
 
@@ -141,7 +148,7 @@ from bench.timing import (  # noqa: E402
 )
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("scalar", "grad", "jvp", "chain", "autograd", "train", "ckpt")
+BENCHMARKS = ("scalar", "grad", "jvp", "chain", "autograd", "train", "ckpt", "grade")
 DEFAULT_OUT = HERE / "results"
 
 
@@ -184,13 +191,17 @@ class Config:
     ckpt_every: int = 8
     ckpt_width: int = 256
     ckpt_batch: int = 64
+    # 8. course grade -j 2 over -j 1: submissions, timed runs per -j, the goal
+    grade_submissions: int = 20
+    grade_repeats: int = 1
+    grade_speedup_goal: float = 1.8
 
 
 FULL = Config(quick=False)
 QUICK = Config(quick=True, repeats=2, min_time=0.01, warmup=1, chain_small=10**3,
                chain_large=10**5, chain_small_repeats=3, chain_large_repeats=1,
                chain_mid=10**4, chain_mid_repeats=2, train_pool=2, ckpt_layers=16,
-               ckpt_every=4, ckpt_width=64, ckpt_batch=16)
+               ckpt_every=4, ckpt_width=64, ckpt_batch=16, grade_submissions=6)
 
 
 # ---------------------------------------------------------------------------------
@@ -686,9 +697,33 @@ def bench_checkpoint(cfg: Config):
     return rows, {"ckpt_time": run_ckpt}
 
 
+def bench_grade(cfg: Config):
+    """8. `course grade` of a class in subprocesses: -j 2 (and -j cores) over -j 1."""
+    from bench import grading
+
+    n, cores, goal = cfg.grade_submissions, os.cpu_count() or 1, cfg.grade_speedup_goal
+    jobs = [1, 2] + ([cores] if cores > 2 else [])
+    m = grading.measure(n, jobs, cfg.grade_repeats)
+    best = m["best_s"]
+    details = {**m, "cpu_count": cores, "goal_speedup": goal,
+               "speedup": {j: best[1] / best[j] for j in jobs},
+               "submissions_per_s": {j: n / best[j] for j in jobs},
+               "blas": BLAS_NOTE + " (inherited by the graders)"}
+    title = (f"course grade, {n} solved copies of {grading.NOTEBOOK}, {cores} core(s): "
+             "-j 2 vs -j 1")
+    rows = [_row("grade_j2", "8", title, adlab_s=best[2], peer="-j 1", peer_s=best[1],
+                 goal=Goal(f"<= {1 / goal:.3f} (speed-up >= {goal:g}x)", hi=1 / goal),
+                 informational=cores < 2, details=details)]
+    if cores > 2:
+        rows.append(_row(f"grade_j{cores}", "8", f"  info: -j {cores} (all cores) vs -j 1",
+                         adlab_s=best[cores], peer="-j 1", peer_s=best[1],
+                         informational=True))
+    return rows, {}  # the work is in subprocesses: nothing for cProfile here
+
+
 _BENCH_FUNCS = {"scalar": bench_scalar, "grad": bench_grad, "jvp": bench_jvp,
                 "chain": bench_chain, "autograd": bench_autograd, "train": bench_train,
-                "ckpt": bench_checkpoint}
+                "ckpt": bench_checkpoint, "grade": bench_grade}
 
 
 # ---------------------------------------------------------------------------------
@@ -809,6 +844,20 @@ def _notes(rows: list[dict]) -> list[str]:
                 "more), which the peak row includes, as it does the "
                 f"{fmt_bytes(d['gradient_bytes'])} of gradients. All {d['n_gradients']} "
                 "gradients and the value are identical (np.array_equal).")
+        if r["id"] == "grade_j2" and r["status"] == "ok":
+            runs = "; ".join(f"-j {j}: {s:.1f} s, {d['submissions_per_s'][j]:.2f} "
+                             "submissions/s" + (f", speed-up {d['speedup'][j]:.2f}x"
+                                                if j != 1 else "")
+                             for j, s in d["best_s"].items())
+            ok = d["speedup"][2] >= d["goal_speedup"]
+            notes.append(f"8: {d['submissions']} submissions of {d['notebook']} on a machine "
+                         f"with os.cpu_count() = {d['cpu_count']}: {runs}. -j 2 "
+                         f"{'reaches' if ok else 'does not reach'} the goal of "
+                         f"{d['goal_speedup']:g}x (best of {d['repeats']} run(s) per -j; "
+                         f"one submission alone took {d['one_submission_s']:.1f} s; 1-min "
+                         "load average after each run, its own graders included: "
+                         + ", ".join(f"-j {j} {x:.2f}" for j, x in d["load_after_run"])
+                         + ").")
     return notes
 
 

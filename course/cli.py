@@ -21,6 +21,10 @@ from course import __version__, catalog
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
+    # nbformat's validator (jsonschema) imports an optional checker of IRI formats whose
+    # grammar takes about 1.5 s to build; notebooks use no such format, so the command
+    # (and every grading worker it forks) starts without it
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):

@@ -22,6 +22,7 @@ resource caps apply: learner code could still read and write any file the teache
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
 import shutil
@@ -72,7 +73,16 @@ def shim() -> Path:
     (package / "__init__.py").write_text(SHIM_INIT, encoding="utf-8")
     for path in [package, *package.iterdir()]:
         path.chmod(0o555 if path.is_dir() else 0o444)
+    creator = os.getpid()  # forked workers share it: only the process that made it cleans up
+    atexit.register(lambda: os.getpid() == creator and _remove(root))
     return root
+
+
+def _remove(root: Path) -> None:
+    for path in [root, *root.rglob("*")]:
+        if path.is_dir():
+            path.chmod(0o755)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @functools.lru_cache(maxsize=1)

@@ -264,8 +264,9 @@ def _last_gone(runner: RunnerProcess) -> RunnerGone:
 # ---------------------------------------------------------------------------------
 
 class Answers:
-    """The grading cases of each exercise and their expected outputs, computed once per
-    grading process (every submission gets the same cases) and never sent anywhere."""
+    """The grading cases of each exercise and their expected outputs, computed on first
+    use, once per grading process (every submission gets the same cases), and never sent
+    anywhere."""
 
     def __init__(self) -> None:
         self.cases: dict[str, list] = {}
@@ -284,13 +285,6 @@ class Answers:
             return self.expected[key]
 
         return cases, expected
-
-    def prepare(self, exercises: Sequence[Exercise]) -> None:
-        """Compute everything now (before grading starts, e.g. before workers fork)."""
-        for exercise in exercises:
-            cases, expected = self.of(exercise)
-            for k in range(len(cases)):
-                expected(k)
 
 
 ANSWERS = Answers()
@@ -383,17 +377,13 @@ def grade_cells(released: release.Released, cells: list[tuple[str, str]], workdi
                     stuck = _stopped(cell, gone, options)
                     results[exercise_id] = _not_run(exercise, stuck, gone)
                     continue
-            results[exercise_id] = grade_one(exercise, runner, exercise_limit(options))
+            results[exercise_id] = grade_one(exercise, runner, options.timeout)
             if runner.gone is not None and runner.gone.notebook_limit:
                 stuck = _stopped("the grading run", runner.gone, options)
     finally:
         if runner is not None:
             runner.kill()
     return results, notes or []
-
-
-def exercise_limit(options: Options) -> float:
-    return options.timeout
 
 
 def _not_run(exercise: Exercise, why: str, gone: RunnerGone | None = None) -> CheckResult:
@@ -577,9 +567,8 @@ def grade_batch(paths: Sequence[Path], out: Path, *, feedback_dir: Path | None =
     if done_rows and stream is not None and len(todo) < len(paths):
         stream.write(f"resuming: {len(paths) - len(todo)} of {len(paths)} submissions are "
                      f"already in {out} (--restart grades them all again)\n")
-    # everything the checkers need, computed before any submission runs
-    ANSWERS.prepare([catalog.CATALOG[i] for r in releases.values() for i in r.exercises
-                     if options.assignment in (None, r.stem)])
+    # everything the grading needs, made before any submission runs (the expected values
+    # are computed on first use, in each worker, for the notebooks it meets)
     contain.shim()
     contain.bwrap()
     _WORKER_RELEASES = releases
