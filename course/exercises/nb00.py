@@ -177,19 +177,20 @@ EXERCISES = (
     Exercise(
         id="00.chain_derivative", notebook="00_chain_rule", points=2, name="chain_derivative",
         title="The derivative of a composition", checker=ChainDerivative(),
-        hint="Name the steps: w1 = 1 + x**2, w2 = log(w1), y = sin(w2). The local "
-             "derivatives are dw1/dx = 2x, dw2/dw1 = 1/w1 and dy/dw2 = cos(w2); each is "
-             "evaluated at its own step's input (w2, not x, goes into the cosine), and "
-             "dy/dx is their product. Use np.log and np.cos so that arrays work too.",
+        hint="Name the intermediate steps: the inner 1 + x^2, then the log, then the "
+             "sine. Each step's local derivative is evaluated at that step's own input"
+             " (the cosine takes the log's output, not x), and dy/dx is the product of"
+             " the three. NumPy's functions keep it elementwise, so arrays work too.",
     ),
     Exercise(
         id="00.chain_product", notebook="00_chain_rule", points=2, name="accumulate",
         title="Forward and reverse accumulation along a chain", checker=ChainProduct(),
-        hint="With k local derivatives both lists have k + 1 entries. Forward: start "
-             "from tangents = [1.0] (the seed dw0/dw0) and append tangents[-1] * local[i] "
-             "for i = 0, 1, ... Reverse: start from [1.0] (dwk/dwk), walk local from the "
-             "end, prepend (or append, then reverse the list at the end) so that "
-             "adjoints[i] is dwk/dwi. adjoints[0] == tangents[-1] == dy/dx.",
+        hint="With k local derivatives each list has k + 1 entries. Forward "
+             "accumulation starts from the seed dw0/dw0 = 1 and multiplies in the "
+             "local derivatives from the first to the last; reverse accumulation "
+             "starts from dwk/dwk = 1 at the other end and multiplies them in from the"
+             " last to the first, so that adjoints[i] is dwk/dwi. Both meet in one "
+             "number: the first adjoint equals the last tangent, dy/dx.",
     ),
     Exercise(
         id="00.partials_sin_product", notebook="00_chain_rule", points=2,

@@ -294,15 +294,14 @@ ABOUT_ND: dict[str, tuple[str, tuple[int, ...]]] = {
 
 
 def forward_gradient(f: Callable, x: np.ndarray, h: float = numeric.FORWARD_STEP) -> np.ndarray:
-    """The forward-difference gradient: f(x) once, then one evaluation per input."""
+    """The forward-difference gradient: f(x) once, then one evaluation per input.
+
+    The reference, computed in the grading process: the rows of ``x + h I`` are the n
+    moved points (row i moves input i only, so each equals x with h added there).
+    """
     x = np.asarray(x, float)
-    f0 = float(f(x))
-    g = np.empty(len(x))
-    for i in range(len(x)):
-        moved = x.copy()
-        moved[i] += h
-        g[i] = (float(f(moved)) - f0) / h
-    return g
+    moved = x + h * np.eye(len(x))
+    return (np.array([float(f(row)) for row in moved]) - float(f(x))) / h
 
 
 class FdGradient(Checker):
@@ -367,9 +366,9 @@ EXERCISES = (
     Exercise(
         id="02.fd_gradient", notebook="02_three_ways", points=2, name="fd_gradient",
         title="A forward-difference gradient in n + 1 evaluations", checker=FdGradient(),
-        hint="Evaluate f(x) once, before the loop, and keep it. Then for each input i: "
-             "copy x, add h = numeric.FORWARD_STEP to entry i, and set g[i] = "
-             "(f(moved) - fx) / h. That is n + 1 calls of f in all; calling f(x) again "
-             "inside the loop makes it 2n.",
+        hint="Evaluate f at x once, before the loop, and keep the value. For each "
+             "input, move a copy of x by the step h = numeric.FORWARD_STEP in that "
+             "input only, and divide the change of f by h. That is n + 1 calls of f in"
+             " all; evaluating f at x again inside the loop makes it 2n.",
     ),
 )

@@ -219,10 +219,11 @@ EXERCISES = (
     Exercise(
         id="03.forward_sweep", notebook="03_forward_mode", points=3, name="forward_sweep",
         title="A forward sweep by hand", checker=ForwardSweep(),
-        hint="Give every line of the primal trace its tangent line: a = x1*x2 gets "
-             "a_dot = x1_dot*x2 + x1*x2_dot, b = x3 + x4 gets b_dot = x3_dot + x4_dot, "
-             "c = a - b gets c_dot = a_dot - b_dot, f = c**2 gets f_dot = 2*c*c_dot. "
-             "At (1.5, -2, 0.5, 3) with seed (1, 0, 0, 0): f = 42.25, f_dot = 26.",
+        hint="Give every line of the primal trace its tangent line, in the same order:"
+             " the product rule for the product, the sum or difference of the tangents"
+             " for a sum or difference, and the chain rule for the square (its local "
+             "derivative is 2c). At (1.5, -2, 0.5, 3) with seed (1, 0, 0, 0): f = "
+             "42.25, f_dot = 26.",
     ),
     Exercise(
         id="03.choose_seed", notebook="03_forward_mode", points=3, name="choose_seeds",

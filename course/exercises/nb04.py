@@ -232,9 +232,9 @@ EXERCISES = (
     Exercise(
         id="04.mul_vjp", notebook="04_reverse_mode", points=2, name="mul_vjp",
         title="The reverse rule of a product", checker=MulVjp(),
-        hint="For z = x * y the local partials are dz/dx = y and dz/dy = x. Each input's "
-             "adjoint is the output's adjoint g times the partial with respect to that "
-             "input: x_bar = g * y and y_bar = g * x, elementwise (no transposes).",
+        hint="For z = x * y the local partials are dz/dx = y and dz/dy = x. Each "
+             "input's adjoint is the output's adjoint g times the partial with respect"
+             " to that input, elementwise (no transposes).",
     ),
     Exercise(
         id="04.shared_adjoint", notebook="04_reverse_mode", points=2,

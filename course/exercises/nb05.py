@@ -211,12 +211,11 @@ EXERCISES = (
         id="05.jacrev_from_vjp", notebook="05_jacobians_and_cost", points=3,
         name="jacobian_rev", title="A Jacobian row by row, from VJPs",
         checker=JacobianFromVjp(),
-        hint="Record f once: y, pullback = ad.vjp(f, x). Then call the pullback once per "
-             "output with the one-hot cotangent e_i (np.eye(m)[i], m = len(y)): "
-             "pullback(e_i) returns a tuple whose first entry is row i of J (n numbers). "
-             "Stack the m rows as ROWS: np.stack(rows, axis=0), shape (m, n). Calling "
-             "ad.vjp inside the loop gives the right J but records f m times: one "
-             "recording serves every row.",
+        hint="Record f once with ad.vjp, which gives the output and a pullback. Then "
+             "pull back one one-hot cotangent per output (row i of np.eye(m), m "
+             "outputs): each gives row i of J, as the first entry of a tuple. Stack "
+             "the m rows into an (m, n) array. Calling ad.vjp inside the loop gives "
+             "the right J but records f m times: one recording serves every row.",
     ),
     Exercise(
         id="05.choose_mode", notebook="05_jacobians_and_cost", points=1,
@@ -231,9 +230,10 @@ EXERCISES = (
         id="05.matmul_vjp", notebook="05_jacobians_and_cost", points=3,
         name="matmul_vjp", title="The VJP of a matrix product, without its 4-D Jacobian",
         checker=MatmulVjp(),
-        hint="For y = x @ W with x of shape (b, n) and W of shape (n, p), y_bar has y's "
-             "shape (b, p). Each adjoint has the shape of its variable: x_bar = y_bar @ W.T "
-             "is (b, n), W_bar = x.T @ y_bar is (n, p). Check the shapes: y_bar.T @ x would "
-             "be (p, n), the transpose of the right W_bar.",
+        hint="For y = x @ W with x of shape (b, n) and W of shape (n, p), y_bar has "
+             "y's shape (b, p), and each adjoint has the shape of its variable. Find "
+             "the product of y_bar with W (or its transpose) that has shape (b, n), "
+             "and the product of x (or its transpose) with y_bar that has shape (n, "
+             "p). A result of shape (p, n) is the transpose of the right W_bar.",
     ),
 )

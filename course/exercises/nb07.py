@@ -175,9 +175,11 @@ EXERCISES = (
         id="07.linear_vjp", notebook="07_backprop_mlp", points=3, name="linear_vjp",
         title="The reverse rule of a linear layer z = x W + b", checker=LinearVjp(),
         hint="Let the shapes guide you: x is (N, n_in), W is (n_in, n_out), dz is (N, "
-             "n_out). dx = dz @ W.T has the shape of x; dW = x.T @ dz has the shape of W "
-             "(not dz.T @ x, its transpose); b was added to every row, so its adjoint sums "
-             "the rows: db = dz.sum(axis=0), of shape (n_out,).",
+             "n_out). dx needs the shape of x and dW the shape of W: each is dz "
+             "multiplied with the other operand, one of the two transposed, in the "
+             "order that makes the shapes fit (the product that comes out (n_out, "
+             "n_in) is the transpose of dW). b was added to every row, so its adjoint "
+             "collects dz over the rows: shape (n_out,).",
     ),
     Exercise(
         id="07.activation_vjps", notebook="07_backprop_mlp", points=2, name="activation_vjp",

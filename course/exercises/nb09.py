@@ -163,9 +163,10 @@ EXERCISES = (
         id="09.newton_step", notebook="09_higher_order", points=2,
         name="newton_step", title="One step of Newton's method",
         checker=NewtonStep(),
-        hint="Newton's step solves H d = g for d, with g = ad.grad(f)(x) and "
-             "H = ad.hessian(f)(x), and moves AGAINST it: x_new = x - d. Use "
-             "np.linalg.solve(H, g) (better than inverting H). x - g would be a gradient-"
-             "descent step, x + d goes uphill.",
+        hint="Newton's step solves H d = g for d, with g the gradient and H the "
+             "Hessian of f at x (adlab computes both), and moves AGAINST d: the new "
+             "point is x minus d. Solve the linear system (np.linalg.solve) rather "
+             "than inverting H. Subtracting g itself would be a gradient-descent step;"
+             " adding d goes uphill.",
     ),
 )
