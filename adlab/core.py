@@ -28,10 +28,12 @@ That is what keeps the perturbations of nested derivatives apart (``d/dx [x * d/
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import itertools
 import operator
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -61,6 +63,52 @@ class ConversionError(AdlabError, TypeError):
     the fix: adlab's operation (``ad.sin`` instead of ``math.sin``), ``ad.stack`` for
     lists, or ``.value`` to read a number on purpose.
     """
+
+
+class MethodOff(AdlabError):
+    """A transformation that is switched off here was called (see :func:`switched_off`)."""
+
+
+# ---------------------------------------------------------------------------------
+# Switching transformations off: an exercise that asks for a rule, a sweep or a
+# Jacobian runs the learner's code with the transformation that would compute it off
+# ---------------------------------------------------------------------------------
+
+#: name ("ad.jvp", "Var.backward", ...) -> the message a call raises while it is off
+SWITCHED_OFF: dict[str, str] = {}
+
+
+@contextlib.contextmanager
+def switched_off(messages: dict[str, str]) -> Iterator[dict[str, str]]:
+    """Inside the block, code outside adlab that calls one of the transformations named
+    in ``messages`` gets :class:`MethodOff` with that message; adlab's own calls (a
+    Hessian built from Jacobians, ...) go on. Yields the table in force."""
+    global SWITCHED_OFF
+    saved = SWITCHED_OFF
+    SWITCHED_OFF = {**saved, **messages}
+    try:
+        yield SWITCHED_OFF
+    finally:
+        SWITCHED_OFF = saved
+
+
+def method(name: str) -> Callable[[Callable], Callable]:
+    """Decorator of a public transformation: it checks :data:`SWITCHED_OFF` when code
+    outside adlab calls it (a transformation nested inside an allowed one is caught too:
+    its caller is the learner's function, not adlab)."""
+    def decorate(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            if SWITCHED_OFF and name in SWITCHED_OFF and not _from_adlab(sys._getframe(1)):
+                raise MethodOff(SWITCHED_OFF[name])
+            return fn(*args, **kwargs)
+        return checked
+    return decorate
+
+
+def _from_adlab(frame: Any) -> bool:
+    module = frame.f_globals.get("__name__", "") if frame is not None else ""
+    return module == "adlab" or module.startswith("adlab.")
 
 
 # ---------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import numpy as np
 
 from adlab import fmt
 from adlab.conversions import check_outputs
-from adlab.core import SWEEPS, AdlabError, Box, Level, gc_paused, primal, raw, running
+from adlab.core import SWEEPS, AdlabError, Box, Level, gc_paused, method, primal, raw, running
 from adlab.ops import Primitive
 from adlab.tree import as_float, cast_like, flatten, unflatten, zeros_like_float
 
@@ -85,6 +85,7 @@ class Dual(Box):
         return f"Dual({fmt.array(self.value)}, tangent={fmt.array(self.tangent)})"
 
 
+@method("ad.jvp")
 def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
     r"""Forward mode as a transformation: ``jvp :: (a -> b) -> a -> T a -> (b, T b)``.
 

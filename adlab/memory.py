@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from adlab import fmt
-from adlab.core import raw
+from adlab.core import method, raw
 from adlab.forward import jvp
 from adlab.ops import Primitive
 from adlab.reverse import vjp
@@ -117,6 +117,7 @@ class SavedMemory:
                 f"{fmt.count(self.retained_bytes)} bytes")
 
 
+@method("ad.saved_memory")
 def saved_memory(f: Callable, *args: Any) -> SavedMemory:
     """Count and bytes of what reverse mode stores for ``f(*args)`` (see :class:`SavedMemory`)."""
     t = trace(f, *args)

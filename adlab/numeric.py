@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from adlab import fmt
+from adlab.core import method as switchable
 from adlab.core import raw
 from adlab.transforms import grad
 
@@ -67,6 +68,7 @@ def _value(y: Any) -> Any:
     return np.asarray(y, float) if np.ndim(y) else float(y)
 
 
+@switchable("numeric.forward_difference")
 def forward_difference(f: Callable, x: Any, h: float | None = None) -> Any:
     r""":math:`(f(x + h) - f(x))/h`, error :math:`\approx \frac h2 |f''| + \varepsilon|f|/h`.
 
@@ -80,6 +82,7 @@ def forward_difference(f: Callable, x: Any, h: float | None = None) -> Any:
     return (_value(f(x + h)) - _value(f(x))) / h
 
 
+@switchable("numeric.backward_difference")
 def backward_difference(f: Callable, x: Any, h: float | None = None) -> Any:
     r""":math:`(f(x) - f(x - h))/h`: the forward difference with the step mirrored."""
     h = FORWARD_STEP if h is None else h
@@ -87,6 +90,7 @@ def backward_difference(f: Callable, x: Any, h: float | None = None) -> Any:
     return (_value(f(x)) - _value(f(x - h))) / h
 
 
+@switchable("numeric.central_difference")
 def central_difference(f: Callable, args: Any, direction: Sequence[Any] | None = None,
                        h: float | None = CENTRAL_STEP) -> Any:
     r"""The central difference :math:`(f(x + h) - f(x - h)) / 2h`, in two forms.
@@ -187,6 +191,7 @@ def jacobian(f: Callable, x: Any, method: str = "central", h: float | None = Non
     return np.stack(columns, axis=-1).reshape(columns[0].shape + x.shape)
 
 
+@switchable("numeric.gradient")
 def gradient(f: Callable, x: Any, method: str = "central", h: float | None = None) -> Any:
     r"""The gradient :math:`\nabla f(x)` of ``f: R^n -> R``, shaped like ``x``."""
     g = jacobian(f, x, method, h)

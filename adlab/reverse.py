@@ -24,7 +24,7 @@ import numpy as np
 
 from adlab import fmt, tapegc
 from adlab.conversions import check_outputs
-from adlab.core import SWEEPS, AdlabError, Box, Level, gc_paused, raw, running
+from adlab.core import SWEEPS, AdlabError, Box, Level, gc_paused, method, raw, running
 from adlab.ops import Primitive, unbroadcast
 from adlab.tree import (
     as_float,
@@ -179,6 +179,7 @@ class Var(Box):
         name = f", name={self.name!r}" if self.name else ""
         return f"Var({fmt.array(self.value)}, grad={grad}{name})"
 
+    @method("Var.backward")
     def backward(self, seed: Any = None) -> None:
         r"""Run the reverse sweep from this value, adding adjoints into ``.grad``.
 
@@ -316,6 +317,7 @@ def backward_sweep(order: Iterable[Var], seeds: Sequence[tuple[Var, Any]], *,
 # Transformations
 # ---------------------------------------------------------------------------------
 
+@method("ad.vjp")
 def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
     r"""Reverse mode as a transformation: ``vjp :: (a -> b) -> a -> (b, T* b -> T* a)``.
 

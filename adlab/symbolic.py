@@ -38,6 +38,7 @@ import numpy as np
 
 from adlab import fmt
 from adlab import ops as _ops
+from adlab.core import method
 from adlab.draw import COLORS, Graph
 from adlab.trace import trace
 
@@ -257,6 +258,7 @@ DERIVATIVES: dict[str, Callable[..., Expr]] = {
 }
 
 
+@method("sym.diff")
 def diff(expr: Expr, x: Symbol | str) -> Expr:
     r"""The derivative :math:`\partial\,\mathrm{expr}/\partial x`, by the textbook rules.
 

@@ -32,7 +32,7 @@ import numpy as np
 
 from adlab import fmt, guards, static
 from adlab.conversions import check_outputs
-from adlab.core import AdlabError, gc_paused, raw, running
+from adlab.core import AdlabError, gc_paused, method, raw, running
 from adlab.draw import draw
 from adlab.guards import Expr, Guard, GuardError, _Ref
 from adlab.reverse import Tape, Var, backward_sweep, reverse_order, vjp
@@ -466,6 +466,7 @@ def _short(x) -> str:
     return fmt.number(x) if np.ndim(raw(x)) == 0 else f"<const {fmt.shape(x)}>"
 
 
+@method("ad.trace")
 def trace(f: Callable, *args: Any) -> Trace:
     """Run ``f(*args)`` once and return its evaluation trace.
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from adlab import ops
-from adlab.core import AdlabError, gc_paused, raw
+from adlab.core import AdlabError, gc_paused, method, raw
 from adlab.forward import jvp
 from adlab.reverse import vjp
 from adlab.tree import as_float, float_dtype
@@ -49,6 +49,7 @@ def _fix_others(f: Callable, args: tuple, nums: tuple) -> Callable:
     return g
 
 
+@method("ad.value_and_grad")
 def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     r"""``f``'s value and its gradient with respect to the arguments ``argnums``.
 
@@ -58,6 +59,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     """
     fname = getattr(f, "__name__", "f")
 
+    @method("ad.value_and_grad")
     def wrapped(*args):
         nums = _argnums(argnums, len(args), fname)
         with gc_paused():  # recording, sweep and freeing the tape in one pause (see below)
@@ -88,6 +90,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     return wrapped
 
 
+@method("ad.grad")
 def grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     r"""The gradient of a scalar function, by reverse mode: ``grad :: (a -> R) -> a -> a``.
 
@@ -101,6 +104,7 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     vg = value_and_grad(f, argnums)
     fname = getattr(f, "__name__", "f")
 
+    @method("ad.grad")
     def wrapped(*args):
         return vg(*args)[1]
 
@@ -112,6 +116,7 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
 def _jacobian(f: Callable, argnums, by: str) -> Callable:
     fname = getattr(f, "__name__", "f")
 
+    @method("ad.jacrev" if by == "rows" else "ad.jacfwd")
     def jac(*args):
         nums = _argnums(argnums, len(args), fname)
         xs = [as_float(args[n], f"argument {n}") for n in nums]
@@ -156,6 +161,7 @@ def _assemble(parts: list, shape: tuple, ops, axis: int = 0, dtype=np.float64):
     return ops.reshape(ops.stack(parts, axis=axis), shape)
 
 
+@method("ad.jacrev")
 def jacrev(f: Callable, argnums: int | tuple = 0) -> Callable:
     r"""The Jacobian by reverse mode: one VJP per output entry, i.e. row by row.
 
@@ -166,6 +172,7 @@ def jacrev(f: Callable, argnums: int | tuple = 0) -> Callable:
     return _jacobian(f, argnums, by="rows")
 
 
+@method("ad.hessian")
 def hessian(f: Callable, argnums: int | tuple = 0) -> Callable:
     r"""The Hessian :math:`\nabla^2 f`, forward-over-reverse: ``jacfwd(jacrev(f))``.
 
@@ -173,10 +180,16 @@ def hessian(f: Callable, argnums: int | tuple = 0) -> Callable:
     that whole computation once per input direction.
     """
     h = jacfwd(jacrev(f, argnums), argnums)
-    h.__name__ = f"hessian({getattr(f, '__name__', 'f')})"
-    return h
+
+    @method("ad.hessian")
+    def hess(*args):
+        return h(*args)
+
+    hess.__name__ = f"hessian({getattr(f, '__name__', 'f')})"
+    return hess
 
 
+@method("ad.jacfwd")
 def jacfwd(f: Callable, argnums: int | tuple = 0) -> Callable:
     r"""The Jacobian by forward mode: one JVP per input entry, i.e. column by column.
 

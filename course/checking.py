@@ -9,6 +9,7 @@ feedback in the returned :class:`~course.result.CheckResult`.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import os
 import re
@@ -17,10 +18,14 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 import adlab
 from course import catalog, sandbox, store
 from course.catalog import Exercise
 from course.checkers import WrongOutput, compare, decode, encode, show
+from course.exercise import Mistake
+from course.provided import guard
 from course.result import (
     ERROR,
     FAILED,
@@ -67,7 +72,9 @@ def check(exercise_id: str, obj: Any = MISSING_OBJECT, *, timeout: float | None 
                                message=str(e.args[0]))
         if obj is MISSING_OBJECT:
             obj = _lookup(exercise.name, inspect.currentframe())
+        failed_before = failures(exercise.id) if record else 0
         result = evaluate(exercise, obj, timeout=timeout)
+        result.hint, result.hint_stage = exercise.hint_for(failed_before)
         if result.status == TIMED_OUT and sandbox.HAS_FORK:
             result.message += " The kernel is still usable."
         if record and result.status in RECORDED:
@@ -128,6 +135,7 @@ def learner_outputs(exercise: Exercise, obj: Any, cases: list, emit: Emit) -> No
     if not callable(obj):
         emit({"not_callable": safe_repr(obj)})
         return
+    obj = guard(obj, exercise.off, exercise.name)
     for k, case in enumerate(cases):
         emit({"calling": k})
         try:
@@ -175,6 +183,35 @@ def _where(e: BaseException) -> str:
 # In the parent: expected values, comparison, feedback
 # ---------------------------------------------------------------------------------
 
+def known_mistake(exercise: Exercise, case: dict, have: dict) -> Mistake | None:
+    """The first of the exercise's known mistakes whose outputs the answer matches."""
+    for mistake in exercise.mistakes:
+        try:
+            wrong = {name: np.asarray(v, dtype=float)
+                     for name, v in mistake.wrong(copy.deepcopy(case)).items()}
+        except Exception:  # a mistake that does not apply to this case
+            continue
+        if compare(wrong, have) is None:
+            return mistake
+    return None
+
+
+def _explain(mistake: Mistake, case: dict) -> str:
+    try:
+        text = mistake.explain(copy.deepcopy(case))
+    except Exception:
+        text = "this is a known mistake"
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith(".") else text + "."
+
+
+def failures(exercise_id: str) -> int:
+    """How often this exercise was checked without passing (0 if the store is unreadable)."""
+    try:
+        return sum(not a.passed for a in store.ProgressStore().attempts(exercise_id))
+    except Exception:
+        return 0
+
 def judge(exercise: Exercise, cases: list, run: Run, timeout: float,
           expected: Any = None) -> CheckResult:
     """Turn the child's messages into a :class:`CheckResult`, trusting only numbers.
@@ -185,7 +222,7 @@ def judge(exercise: Exercise, cases: list, run: Run, timeout: float,
     name, n = exercise.name, len(cases)
     expected_of = expected or (lambda k: exercise.checker.expected(cases[k]))
     base = {"exercise": exercise.id, "title": exercise.title, "points": exercise.points,
-            "hint": exercise.hint, "printed": run.printed}
+            "hint": exercise.hint, "hint_stages": len(exercise.hints), "printed": run.printed}
 
     def result(status: str, message: str, case: int | None = None, **more: Any) -> CheckResult:
         score = exercise.points if status == PASSED else 0
@@ -214,6 +251,10 @@ def judge(exercise: Exercise, cases: list, run: Run, timeout: float,
         want = expected_of(k)
         why = compare(want, have)
         if why:
+            mistake = known_mistake(exercise, cases[k], have)
+            if mistake is not None:
+                return result(FAILED, _explain(mistake, cases[k]), k, expected=show(want),
+                              got=show(have), misconception=mistake.code)
             return result(FAILED, f"{why}.", k, expected=show(want), got=show(have))
     else:
         return result(PASSED, "")
@@ -226,6 +267,9 @@ def judge(exercise: Exercise, cases: list, run: Run, timeout: float,
         if "wrong" in stop:
             return result(FAILED, f"{stop['wrong']}.", k, got=str(stop.get("shown", "")),
                           expected=show(expected_of(k)))
+        if stop.get("raised") == "MethodOff":
+            text = str(stop.get("message", ""))
+            return result(FAILED, f"{text[:1].upper()}{text[1:]}.")
         if stop.get("raised") == "SystemExit":
             return result(ERROR, f"{name} called sys.exit(); a function should return its "
                                  "result instead.", k)

@@ -296,7 +296,7 @@ def grade_one(exercise: Exercise, runner: RunnerProcess, timeout: float) -> Chec
     name = exercise.name
     until = time.monotonic() + timeout
     messages: list[dict] = []
-    fn = RemoteFunction(runner, name, until)
+    fn = RemoteFunction(runner, name, until, exercise.off)
     status, detail = "finished", ""
     try:
         found = runner.lookup(name, until)

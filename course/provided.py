@@ -87,6 +87,32 @@ class Provided:
         return f"<function {self.builder}>"
 
 
+def guard(fn: Any, off: tuple[str, ...], fname: str) -> Any:
+    """``fn`` with the transformations ``off`` switched off while it runs.
+
+    A call of one of them from the learner's code raises adlab's MethodOff with a kind
+    message; so does a function that switches the check back on while it runs.
+    """
+    if not off or not callable(fn):
+        return fn
+    from adlab import core
+
+    messages = {name: f"this exercise asks you to write it yourself: {name} is off inside "
+                      f"{fname}" for name in off}
+
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        with core.switched_off(messages) as table:
+            result = fn(*args, **kwargs)
+            if core.SWITCHED_OFF is not table or any(
+                    table.get(name) != text for name, text in messages.items()):
+                raise core.MethodOff(f"{fname} switched adlab's method check back on; this "
+                                     "exercise asks you to write it yourself")
+        return result
+
+    guarded.__name__ = getattr(fn, "__name__", fname)
+    return guarded
+
+
 def run_on(fn: Any, name: str, *args: Any) -> Any:
     """``PROCEDURES[name](fn, *args)``, where ``fn`` lives: here for a local function, in
     the runner for a learner function of a submission (see :mod:`course.remote`)."""

@@ -189,17 +189,18 @@ class RunnerProcess:
 class RemoteFunction:
     """The learner's function ``name`` in a runner, callable from a checker until ``until``."""
 
-    def __init__(self, runner: RunnerProcess, name: str, until: float):
-        self.runner, self.name, self.until = runner, name, until
+    def __init__(self, runner: RunnerProcess, name: str, until: float,
+                 off: tuple[str, ...] = ()):
+        self.runner, self.name, self.until, self.off = runner, name, until, list(off)
         self.printed = ""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._ask({"op": "call", "name": self.name, "args": list(args),
-                          "kwargs": dict(kwargs)}, args)
+                          "kwargs": dict(kwargs), "off": self.off}, args)
 
     def run_procedure(self, procedure: str, *args: Any) -> Any:
         return self._ask({"op": "procedure", "procedure": procedure, "name": self.name,
-                          "args": list(args)}, args)
+                          "args": list(args), "off": self.off}, args)
 
     def _ask(self, request: dict, args: tuple) -> Any:
         encoder = self.runner.send(request, self.until)

@@ -79,6 +79,9 @@ class CheckResult:
     got: str = ""
     hint: str = ""
     printed: str = ""   # what the learner's code printed while it was checked
+    hint_stage: int = 1     # which of the exercise's hints this is (they grow more concrete)
+    hint_stages: int = 1
+    misconception: str = ""  # the code of the known mistake the answer matched, if any
     notes: list[str] = field(default_factory=list)  # e.g. "progress not saved: ..."
 
     @property
@@ -108,9 +111,14 @@ class CheckResult:
             out.append("  your code printed:")
             out += ["    " + line for line in self.printed.rstrip("\n").splitlines()]
         if self.hint and self.status in (FAILED, ERROR):
-            out.append(f"  hint: {self.hint}")
+            out.append(f"  {self._hint_label()}: {self.hint}")
         out += [f"  note: {n}" for n in self.notes]
         return out
+
+    def _hint_label(self) -> str:
+        if self.hint_stages <= 1:
+            return "hint"
+        return f"hint {self.hint_stage} of {self.hint_stages}"
 
     def __repr__(self) -> str:
         return "\n".join(self.lines())
@@ -140,6 +148,7 @@ class CheckResult:
         if self.printed:
             parts.append(f"<div>your code printed:</div><pre>{e(self.printed)}</pre>")
         if self.hint and self.status in (FAILED, ERROR):
-            parts.append(f'<div style="margin-top:4px"><b>Hint:</b> {e(self.hint)}</div>')
+            label = self._hint_label().capitalize()
+            parts.append(f'<div style="margin-top:4px"><b>{e(label)}:</b> {e(self.hint)}</div>')
         parts += [f'<div style="color:#666;font-size:90%">{e(n)}</div>' for n in self.notes]
         return "\n".join(parts) + "\n</div>"

@@ -146,7 +146,7 @@ class Runner:
             self.send({"kind": "value", "repr": safe_repr(self.namespace[name])})
 
     def call(self, request: dict) -> None:
-        from course.provided import PROCEDURES, Provided
+        from course.provided import PROCEDURES, Provided, guard
 
         slots: list = []
 
@@ -163,7 +163,10 @@ class Runner:
         except self.wire.WireError as e:
             self.send({"error": f"bad arguments: {e}"})
             return
-        fn = self.namespace.get(str(request.get("name")))
+        name = str(request.get("name"))
+        off = request.get("off")
+        off = tuple(str(o) for o in off) if isinstance(off, list) else ()
+        fn = guard(self.namespace.get(name), off, name)
         try:
             if request.get("op") == "procedure":
                 value = PROCEDURES[str(request.get("procedure"))](fn, *args)

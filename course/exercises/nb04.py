@@ -9,7 +9,7 @@ import numpy as np
 
 import adlab as ad
 from course.checkers import SHAPES, Checker, WrongOutput, number, unpack
-from course.exercise import Exercise
+from course.exercise import Exercise, Mistake
 from course.expr import Variable, variables
 from course.result import fmt, safe_repr
 
@@ -232,9 +232,28 @@ EXERCISES = (
     Exercise(
         id="04.mul_vjp", notebook="04_reverse_mode", points=2, name="mul_vjp",
         title="The reverse rule of a product", checker=MulVjp(),
-        hint="For z = x * y the local partials are dz/dx = y and dz/dy = x. Each "
-             "input's adjoint is the output's adjoint g times the partial with respect"
-             " to that input, elementwise (no transposes).",
+        hint="Reverse mode pulls the output's adjoint g back to each input through the "
+             "local partial derivative of z = x * y with respect to that input.",
+        more_hints=(
+            "The local partials are dz/dx = y and dz/dy = x: each input's adjoint is g "
+            "times the partial with respect to that input.",
+            "Outline: two elementwise products, one per input, returned in the order "
+            "(x_bar, y_bar); no transposes and no sums, since z has the shape of x and y.",
+        ),
+        mistakes=(
+            Mistake("swapped-partials",
+                    lambda c: {"x_bar": c["g"] * c["x"], "y_bar": c["g"] * c["y"]},
+                    lambda c: "each adjoint got its own input's value, but the partial of "
+                              "x * y with respect to x is the OTHER factor, y: here x_bar "
+                              f"should be g * y = {fmt(c['g'] * c['y'])}, not g * x = "
+                              f"{fmt(c['g'] * c['x'])}"),
+            Mistake("seed-dropped",
+                    lambda c: {"x_bar": np.asarray(c["y"], float) + 0 * c["g"],
+                               "y_bar": np.asarray(c["x"], float) + 0 * c["g"]},
+                    lambda c: "you returned the local partials alone; the adjoint that "
+                              f"arrives from z, g = {fmt(c['g'])}, multiplies each of them "
+                              "(it is 1 only when z is the final output)"),
+        ),
     ),
     Exercise(
         id="04.shared_adjoint", notebook="04_reverse_mode", points=2,

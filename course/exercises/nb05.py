@@ -8,7 +8,7 @@ import numpy as np
 
 import adlab as ad
 from course.checkers import Checker, WrongOutput, number, unpack
-from course.exercise import Exercise
+from course.exercise import Exercise, everything_but
 from course.provided import Provided, run_on, vector_function  # noqa: F401 (used by tests)
 from course.result import fmt, safe_repr
 
@@ -200,6 +200,7 @@ EXERCISES = (
     Exercise(
         id="05.jacfwd_from_jvp", notebook="05_jacobians_and_cost", points=3,
         name="jacobian_fwd", title="A Jacobian column by column, from JVPs",
+        off=everything_but("ad.jvp"),
         checker=JacobianFromJvp(),
         hint="For f: R^n -> R^m, ad.jvp(f, (x,), (seed,)) returns (f(x), J @ seed). The "
              "one-hot seed e_j (np.eye(n)[j]) gives column j of J, a vector of m numbers. "
@@ -210,6 +211,7 @@ EXERCISES = (
     Exercise(
         id="05.jacrev_from_vjp", notebook="05_jacobians_and_cost", points=3,
         name="jacobian_rev", title="A Jacobian row by row, from VJPs",
+        off=everything_but("ad.vjp"),
         checker=JacobianFromVjp(),
         hint="Record f once with ad.vjp, which gives the output and a pullback. Then "
              "pull back one one-hot cotangent per output (row i of np.eye(m), m "

@@ -9,7 +9,7 @@ import numpy as np
 
 import adlab as ad
 from course.checkers import Checker, number
-from course.exercise import Exercise
+from course.exercise import NUMERIC, SYMBOLIC, Exercise, everything_but
 from course.provided import Provided, scalar_function
 from course.result import fmt
 
@@ -144,6 +144,7 @@ EXERCISES = (
     Exercise(
         id="09.second_derivative", notebook="09_higher_order", points=2,
         name="second_derivative", title="A second derivative along a line, by nesting grad",
+        off=everything_but("ad.grad", "ad.value_and_grad", "ad.jvp", "ad.vjp", "Var.backward"),
         checker=SecondDerivative(),
         hint="Restrict f to the line through x in the direction v: g(t) = f(x + t * v) is "
              "a function of one number t. Its second derivative is ad.grad(ad.grad(g)), "
@@ -153,6 +154,7 @@ EXERCISES = (
     Exercise(
         id="09.hvp", notebook="09_higher_order", points=3,
         name="hvp", title="A Hessian-vector product without the Hessian",
+        off=everything_but("ad.grad", "ad.value_and_grad", "ad.jvp", "ad.vjp", "Var.backward"),
         checker=Hvp(),
         hint="H v is the directional derivative of the gradient in the direction v: "
              "forward mode over reverse mode, ad.jvp(ad.grad(f), (x,), (v,)) returns "
@@ -162,6 +164,7 @@ EXERCISES = (
     Exercise(
         id="09.newton_step", notebook="09_higher_order", points=2,
         name="newton_step", title="One step of Newton's method",
+        off=NUMERIC + SYMBOLIC,
         checker=NewtonStep(),
         hint="Newton's step solves H d = g for d, with g the gradient and H the "
              "Hessian of f at x (adlab computes both), and moves AGAINST d: the new "

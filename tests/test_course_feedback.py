@@ -1,0 +1,59 @@
+"""Feedback that teaches: known mistakes named with the failing case's numbers, and hints
+that grow more concrete with each failed attempt (never the complete code)."""
+
+import numpy as np
+import pytest
+
+from course import catalog, check
+from course.exercise import Mistake
+
+
+@pytest.fixture(autouse=True)
+def private_store(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADLAB_COURSE_DB", str(tmp_path / "progress.sqlite3"))
+
+
+def swapped(g, x, y):
+    return g * x, g * y
+
+
+def test_a_known_mistake_is_named_with_the_numbers_of_the_case():
+    result = check("04.mul_vjp", swapped, record=False)
+    assert result.misconception == "swapped-partials"
+    assert result.message.startswith("Case 1 of 5: Each adjoint got its own input's value")
+    assert "x_bar should be g * y = 3, not g * x = 2" in result.message
+    dropped = check("04.mul_vjp", lambda g, x, y: (y, x), record=False)
+    assert dropped.misconception == "seed-dropped" and "g = [0.5, -1, 2]" in dropped.message
+
+
+def test_an_unknown_wrong_answer_gets_the_generic_comparison():
+    result = check("04.mul_vjp", lambda g, x, y: (g + y, x), record=False)
+    assert result.misconception == "" and "x_bar is wrong" in result.message
+
+
+def test_hints_grow_more_concrete_with_each_failed_attempt_then_stay():
+    exercise = catalog.CATALOG["04.mul_vjp"]
+    seen = [check("04.mul_vjp", swapped) for _ in range(4)]
+    assert [r.hint for r in seen] == [*exercise.hints, exercise.hints[-1]]
+    assert "hint 1 of 3:" in repr(seen[0]) and "hint 3 of 3:" in repr(seen[3])
+    passed = check("04.mul_vjp", lambda g, x, y: (g * y, g * x))
+    assert passed.passed and "hint" not in repr(passed)
+
+
+def test_hints_and_mistakes_are_well_formed():
+    for exercise in catalog.EXERCISES:
+        assert all(isinstance(h, str) and len(h) > 20 for h in exercise.hints), exercise.id
+        codes = [m.code for m in exercise.mistakes]
+        assert len(codes) == len(set(codes)), exercise.id
+        assert all(isinstance(m, Mistake) and m.code.replace("-", "").isalnum()
+                   for m in exercise.mistakes), exercise.id
+        # a known mistake is wrong on some case a learner sees (else it is never named)
+        cases = exercise.checker.cases(exercise.rng("check"), catalog.CHECK_CASES)
+        for mistake in exercise.mistakes:
+            assert any(_differs(mistake.wrong(dict(c)), exercise.checker.expected(c))
+                       for c in cases), (exercise.id, mistake.code)
+
+
+def _differs(wrong, right):
+    return any(np.shape(wrong[k]) != np.shape(right[k])
+               or not np.allclose(np.asarray(wrong[k], float), right[k]) for k in right)

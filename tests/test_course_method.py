@@ -1,0 +1,133 @@
+"""Method checks: the one adlab call that computes an answer is off inside the learner's
+function, in check() and in grading alike, and says so kindly; the skill still passes.
+
+Each shortcut below is what a learner tried (issue 13): the transformation that computes
+the exercise's answer, called directly, through a saved reference, nested inside an
+allowed transformation, or after switching the check off.
+"""
+
+import nbformat
+import numpy as np
+import pytest
+from test_course_grade import submission
+
+import adlab as ad
+from adlab.core import MethodOff, switched_off
+from course import catalog, check
+from course.grade import Options, grade_notebook
+
+SHORTCUTS = {
+    "00.chain_derivative": ("def chain_derivative(x):\n"
+                            "    f = lambda x: ad.sin(ad.log(1 + x * x))\n"
+                            "    return ad.jvp(f, (x,), (np.ones_like(x),))[1]\n"),
+    "01.build_trace": ("def trace_values(x, y):\n"
+                       "    def branchy(x, y):\n        a = x * y\n"
+                       "        return ad.sin(a) if a > 1 else a * a\n"
+                       "    return [n.value for n in ad.trace(branchy, x, y).nodes]\n"),
+    "02.central_difference": ("def central_difference(f, x, h=None):\n"
+                              "    return ad.grad(f)(x)\n"),
+    "02.symbolic_rules": ("def derivative_rule(op, args, dargs):\n"
+                          "    return sym.diff(sym.Op(op, *args), 'x')\n"),
+    "03.sin_tangent": "def sin_jvp(x, x_dot):\n    return ad.jvp(ad.sin, (x,), (x_dot,))\n",
+    "03.div_tangent": ("def div_jvp(x, x_dot, y, y_dot):\n"
+                       "    return ad.jvp(ad.div, (x, y), (x_dot, y_dot))\n"),
+    "04.mul_vjp": ("def mul_vjp(g, x, y):\n    _, pullback = ad.vjp(ad.mul, x, y)\n"
+                   "    return pullback(g)\n"),
+    "05.jacfwd_from_jvp": "def jacobian_fwd(f, x):\n    return ad.jacfwd(f)(x)\n",
+    "05.jacrev_from_vjp": "def jacobian_rev(f, x):\n    return ad.jacrev(f)(x)\n",
+    "05.matmul_vjp": ("def matmul_vjp(y_bar, x, W):\n    _, pullback = ad.vjp(ad.matmul, x, W)\n"
+                      "    return pullback(y_bar)\n"),
+    "07.softmax_ce_vjp": ("from adlab import nn\ndef softmax_ce_vjp(z, labels):\n"
+                          "    return ad.grad(nn.cross_entropy)(z, labels)\n"),
+    "08.saved_bytes": ("def saved_bytes(batch, widths, activation):\n"
+                       "    return ad.saved_memory(lambda x: x, np.ones(batch)).nbytes\n"),
+    "09.hvp": "def hvp(f, x, v):\n    return ad.hessian(f)(x) @ v\n",
+    "09.second_derivative": ("def second_derivative(f, x, v):\n"
+                             "    return v @ ad.hessian(f)(x) @ v\n"),
+}
+PREAMBLE = "import numpy as np\nimport adlab as ad\nimport adlab.symbolic as sym\n"
+
+
+def namespace(source):
+    ns = {}
+    exec(PREAMBLE + source, ns)
+    return ns
+
+
+@pytest.fixture(autouse=True)
+def private_store(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADLAB_COURSE_DB", str(tmp_path / "progress.sqlite3"))
+
+
+@pytest.mark.parametrize("exercise_id", sorted(SHORTCUTS))
+def test_the_one_call_shortcut_fails_kindly_in_check(exercise_id):
+    exercise = catalog.CATALOG[exercise_id]
+    result = check(exercise_id, namespace(SHORTCUTS[exercise_id])[exercise.name],
+                   record=False)
+    assert result.status == "failed", repr(result)
+    assert result.message.startswith("This exercise asks you to write it yourself: ")
+    assert f"is off inside {exercise.name}." in result.message
+
+
+@pytest.fixture(scope="module")
+def graded_shortcuts(tmp_path_factory):
+    """Every shortcut, handed in as its notebook's exercise cell, graded in one run each."""
+    folder = tmp_path_factory.mktemp("shortcuts")
+    results = {}
+    for stem in sorted({catalog.CATALOG[e].notebook for e in SHORTCUTS}):
+        mine = {e: PREAMBLE + s for e, s in SHORTCUTS.items()
+                if catalog.CATALOG[e].notebook == stem}
+        nbformat.write(submission(stem, replace=mine), folder / f"{stem}.ipynb")
+        graded = grade_notebook(folder / f"{stem}.ipynb",
+                                options=Options(timeout=20, execute=False))
+        results.update({e: graded.results[e] for e in mine})
+    return results
+
+
+@pytest.mark.parametrize("exercise_id", sorted(SHORTCUTS))
+def test_the_one_call_shortcut_fails_in_grading_too(graded_shortcuts, exercise_id):
+    result = graded_shortcuts[exercise_id]
+    assert result.status == "failed" and "write it yourself" in result.message, repr(result)
+
+
+@pytest.mark.parametrize("source", [
+    # a reference saved before the check, used inside
+    "HESSIAN = ad.hessian\ndef hvp(f, x, v):\n    return HESSIAN(f)(x) @ v\n",
+    # the forbidden transformation nested inside an allowed one
+    ("def hvp(f, x, v):\n    g = lambda x: ad.sum(ad.hessian(f)(x) @ v * v)\n"
+     "    return ad.grad(g)(x)\n"),
+    # the check switched off from inside
+    ("import adlab.core\ndef hvp(f, x, v):\n    adlab.core.SWITCHED_OFF = {}\n"
+     "    return ad.hessian(f)(x) @ v\n"),
+    ("import adlab.core\ndef hvp(f, x, v):\n    adlab.core.SWITCHED_OFF.clear()\n"
+     "    return ad.hessian(f)(x) @ v\n"),
+])
+def test_the_check_cannot_be_sidestepped(source):
+    result = check("09.hvp", namespace(source)["hvp"], record=False)
+    assert result.status == "failed", repr(result)
+    assert "write it yourself" in result.message
+
+
+def test_the_method_the_exercise_asks_for_stays_available():
+    # 09.hvp is a JVP of the gradient: both allowed, the Hessian is not
+    ns = namespace("def hvp(f, x, v):\n    return ad.jvp(ad.grad(f), (x,), (v,))[1]\n")
+    assert check("09.hvp", ns["hvp"], record=False).passed
+    ns = namespace("def jacobian_fwd(f, x):\n    n = len(x)\n"
+                   "    return np.stack([ad.jvp(f, (x,), (e,))[1] for e in np.eye(n)], axis=1)\n")
+    assert check("05.jacfwd_from_jvp", ns["jacobian_fwd"], record=False).passed
+
+
+def test_switched_off_is_scoped_and_adlab_itself_is_not_stopped():
+    with switched_off({"ad.jacfwd": "off", "ad.jacrev": "off"}):
+        with pytest.raises(MethodOff, match="off"):
+            ad.jacfwd(ad.sin)(np.ones(2))
+        # a Hessian is built from jacfwd and jacrev inside adlab: not stopped by them
+        assert np.allclose(ad.hessian(lambda x: ad.sum(x ** 3))(np.ones(2)), 6 * np.eye(2))
+    assert np.allclose(ad.jacfwd(ad.sin)(np.zeros(2)), np.eye(2))
+
+
+def test_every_exercise_switches_off_what_computes_its_answer():
+    for exercise in catalog.EXERCISES:
+        assert "sym.diff" in exercise.off and "numeric.central_difference" in exercise.off
+        if exercise.id != "09.newton_step":
+            assert "ad.hessian" in exercise.off, exercise.id
