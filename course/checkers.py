@@ -80,8 +80,10 @@ def decode(data: dict) -> dict[str, np.ndarray]:
             for name, v in data.items()}
 
 
-def compare(expected: dict[str, np.ndarray], got: dict[str, np.ndarray]) -> str | None:
-    """None if every output matches, else a sentence saying what differs."""
+def compare(expected: dict[str, np.ndarray], got: dict[str, np.ndarray],
+            rtol: float = RTOL, atol: float = ATOL) -> str | None:
+    """None if every output matches (within ``rtol`` and ``atol``, as ``np.isclose``
+    means them), else a sentence saying what differs."""
     for name in got:
         if name not in expected:
             return f"{name} should not be there"
@@ -91,7 +93,7 @@ def compare(expected: dict[str, np.ndarray], got: dict[str, np.ndarray]) -> str 
         have = got[name]
         if have.shape != want.shape:
             return f"{name} has shape {have.shape} but should have shape {want.shape}"
-        close = np.isclose(have, want, rtol=RTOL, atol=ATOL)
+        close = np.isclose(have, want, rtol=rtol, atol=atol)
         if not close.all():
             if want.ndim == 0:
                 return f"{name} is wrong"
@@ -106,9 +108,24 @@ def show(outputs: dict[str, np.ndarray]) -> str:
 
 
 class Checker:
-    """Base class. Subclasses list ``fixed`` cases and draw random ones."""
+    """Base class. Subclasses list ``fixed`` cases and draw random ones.
+
+    ``rtol`` and ``atol`` are how close an answer must come (``np.isclose``'s meaning):
+    exact rules are held to 1e-6; an exercise whose right answers differ by rounding
+    (finite differences, say) sets looser ones, and its task states them.
+    """
 
     fixed: tuple[Case, ...] = ()
+    rtol: float = RTOL
+    atol: float = ATOL
+
+    def tolerance(self) -> str:
+        """The tolerance in words, for the task and the feedback."""
+        def short(x: float) -> str:
+            return f"{x:.0e}".replace("e-0", "e-") if x < 1e-3 else f"{x:g}"
+
+        return f"a relative error of {short(self.rtol)} (an absolute one of {short(self.atol)} " \
+               "near zero)"
 
     def cases(self, rng: np.random.Generator, n: int) -> list[Case]:
         """``n`` cases: the fixed ones (worked examples) first, then random ones."""

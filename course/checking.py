@@ -191,7 +191,7 @@ def known_mistake(exercise: Exercise, case: dict, have: dict) -> Mistake | None:
                      for name, v in mistake.wrong(copy.deepcopy(case)).items()}
         except Exception:  # a mistake that does not apply to this case
             continue
-        if compare(wrong, have) is None:
+        if compare(wrong, have, exercise.checker.rtol, exercise.checker.atol) is None:
             return mistake
     return None
 
@@ -249,7 +249,7 @@ def judge(exercise: Exercise, cases: list, run: Run, timeout: float,
         except (KeyError, TypeError, ValueError, AttributeError):
             return result(ERROR, "the result that came back from your code was garbled.", k)
         want = expected_of(k)
-        why = compare(want, have)
+        why = compare(want, have, exercise.checker.rtol, exercise.checker.atol)
         if why:
             mistake = known_mistake(exercise, cases[k], have)
             if mistake is not None:

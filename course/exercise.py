@@ -78,6 +78,23 @@ class Exercise:
         stage = min(max(int(failures), 0), len(self.hints) - 1)
         return self.hints[stage], stage + 1
 
+    def rules(self) -> str:
+        """How the exercise is checked, in one sentence for its task in the notebook."""
+        text = (f"*How it is checked:* {CHECK_CASES} cases here, {GRADE_CASES} when graded, "
+                f"each output to within {self.checker.tolerance()}")
+        allowed = [name for name in AUTODIFF if name not in self.off]
+        if set(self.off) == set(EVERYTHING):
+            return (text + "; inside your function adlab's differentiation (`ad.jvp`, "
+                    "`ad.vjp`, `ad.grad`, `ad.trace`, `numeric`, `sym.diff`, ...) is "
+                    "switched off: write it yourself.")
+        if allowed and len(allowed) < len(AUTODIFF):
+            return (text + "; inside your function adlab's differentiation is switched "
+                    f"off except {', '.join(f'`{a}`' for a in allowed)}.")
+        if self.off:
+            return (text + "; inside your function adlab's finite differences (`numeric`) "
+                    "and `sym.diff` are switched off.")
+        return text + "."
+
     def rng(self, purpose: str) -> np.random.Generator:
         """The seeded generator for ``purpose`` ("check" or "grade"): same cases every run."""
         return np.random.default_rng([zlib.crc32(self.id.encode()), zlib.crc32(purpose.encode())])

@@ -57,3 +57,23 @@ def test_hints_and_mistakes_are_well_formed():
 def _differs(wrong, right):
     return any(np.shape(wrong[k]) != np.shape(right[k])
                or not np.allclose(np.asarray(wrong[k], float), right[k]) for k in right)
+
+
+def test_every_task_states_how_it_is_checked():
+    """Tolerance and the switched-off transformations, in the task above the exercise."""
+    from course import release
+
+    for stem, nb in release.read_sources().items():
+        for i, cell in enumerate(nb.cells):
+            exercise_id = release.meta(cell).get("exercise")
+            if exercise_id:
+                task = next(c.source for c in reversed(nb.cells[:i])
+                            if c.cell_type == "markdown" and f"Exercise {exercise_id}" in c.source)
+                rules = catalog.CATALOG[exercise_id].rules()
+                assert rules in task, f"{stem}: the task of {exercise_id} should say: {rules}"
+
+
+def test_every_exercise_has_three_hint_stages_and_two_known_mistakes():
+    for exercise in catalog.EXERCISES:
+        assert len(exercise.hints) == 3 and len(set(exercise.hints)) == 3, exercise.id
+        assert len(exercise.mistakes) >= 2, exercise.id

@@ -131,3 +131,21 @@ def test_every_exercise_switches_off_what_computes_its_answer():
         assert "sym.diff" in exercise.off and "numeric.central_difference" in exercise.off
         if exercise.id != "09.newton_step":
             assert "ad.hessian" in exercise.off, exercise.id
+
+
+CALLS = {"Var.backward": "ad.Var(1.0).backward()", "sym.diff": "sym.diff()"}
+
+
+@pytest.mark.parametrize("exercise_id", sorted(catalog.CATALOG))
+def test_every_exercise_switches_its_transformations_off_in_the_learners_function(
+        exercise_id):
+    """For each exercise, its first and last switched-off transformation, called from the
+    learner's function (whatever its arguments), fails the check with the kind message."""
+    exercise = catalog.CATALOG[exercise_id]
+    for name in {exercise.off[0], exercise.off[-1]}:
+        call = CALLS.get(name, f"{name}()")
+        ns = namespace(f"from adlab import numeric\ndef learner(*args, **kwargs):\n"
+                       f"    return {call}\n")
+        result = check(exercise_id, ns["learner"], record=False)
+        assert result.status == "failed", (name, repr(result))
+        assert f"{name} is off inside {exercise.name}" in result.message, (name, repr(result))

@@ -201,7 +201,8 @@ def test_the_worked_examples_come_first():
     result = evaluate(catalog.CATALOG["01.count_uses"],
                       WRONG["01.count_uses"]["distinct users instead of uses"])
     assert "Case 1 of 5" in result.message
-    assert "uses['v0'] is wrong" in result.message
+    assert result.misconception == "distinct-users"
+    assert "uses['v0'] should be 3, not 2" in result.message
     assert result.expected.startswith("uses['v-1'] = 2, uses['v0'] = 3, uses['v1'] = 1")
     exercise = catalog.CATALOG["01.topological_order"]
     first = exercise.checker.cases(exercise.rng("check"), 5)[0]["graph"]

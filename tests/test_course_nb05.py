@@ -65,13 +65,11 @@ WRONG = {
             f, x, seed=lambda n, j: np.eye(n)[n - 1 - j]),
         "seed of ones for every column": lambda f, x: jacobian_fwd(
             f, x, seed=lambda n, j: np.ones(n)),
-        "reverse mode instead of JVPs": lambda f, x: np.asarray(ad.jacrev(f)(x)),
         "finite differences": finite_differences,
     },
     "05.jacrev_from_vjp": {
         "transposed (rows stacked as columns)": lambda f, x: jacobian_rev(f, x, axis=1),
         "records f once per row": lambda f, x: jacobian_rev(f, x, record_each_row=True),
-        "forward mode instead of VJPs": lambda f, x: np.asarray(ad.jacfwd(f)(x)),
         "one cotangent of ones": lambda f, x: np.tile(
             ad.vjp(f, x)[1](np.ones(len(f(x))))[0], (len(f(x)), 1)),
     },
@@ -100,6 +98,21 @@ def test_reference_solution_passes_with_grading_cases(exercise_id):
                          [(e, m) for e, ms in WRONG.items() for m in ms])
 def test_typical_mistakes_fail_in_the_learners_five_cases(exercise_id, mistake):
     rejects(exercise_id, WRONG[exercise_id][mistake])
+
+
+#: the other mode's Jacobian: switched off inside the learner's function (Exercise.off)
+OTHER_MODE = {
+    "05.jacfwd_from_jvp": ("ad.jacrev", lambda f, x: np.asarray(ad.jacrev(f)(x))),
+    "05.jacrev_from_vjp": ("ad.jacfwd", lambda f, x: np.asarray(ad.jacfwd(f)(x))),
+}
+
+
+@pytest.mark.parametrize("exercise_id", list(OTHER_MODE))
+def test_the_other_modes_jacobian_is_switched_off(exercise_id):
+    name, wrong = OTHER_MODE[exercise_id]
+    result = evaluate(catalog.CATALOG[exercise_id], wrong)
+    assert result.status == "failed" and result.score == 0, repr(result)
+    assert f"{name} is off inside" in result.message and result.hint
 
 
 def test_the_notebook_has_its_exercises_in_the_catalog():

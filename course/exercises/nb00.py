@@ -9,7 +9,7 @@ import numpy as np
 
 import adlab as ad
 from course.checkers import SHAPES, Checker, WrongOutput, number, unpack
-from course.exercise import Exercise
+from course.exercise import Exercise, Mistake
 from course.result import fmt, safe_repr
 
 
@@ -173,43 +173,317 @@ class JacobianChain(Checker):
         return f"{fname}([J1, ..., J{len(case['jacobians'])}]) with shapes {shapes}: {mats}"
 
 
+# ---------------------------------------------------------------------------------
+# Known mistakes: the outputs each one produces, and its feedback with the case's numbers
+# ---------------------------------------------------------------------------------
+
+
+def _line(value: Any) -> str:
+    """``fmt(value)`` on one line (a matrix is printed over several)."""
+    return " ".join(fmt(value).split())
+
+
+def _first_wrong(wrong: dict, right: dict) -> str:
+    """The first output whose mistaken value differs from the right one."""
+    for name, want in right.items():
+        have = np.asarray(wrong[name], float)
+        if have.shape != want.shape or not np.allclose(have, want):
+            return name
+    return next(iter(right))
+
+
+def _chain_parts(case: dict) -> dict:
+    """The pieces of y = sin(log(1 + x^2)) at the case's x, named as in the exercise."""
+    x = np.asarray(case["x"], float)
+    inner = 1.0 + x * x
+    outer_at = np.log(inner)
+    return {"x": x, "w1": inner, "w2": outer_at, "cos_w2": np.cos(outer_at),
+            "right": elementwise_derivative(chain, x)}
+
+
+def _chain_wrong(case: dict, value: Any) -> str:
+    return f"dy/dx = {_line(_chain_parts(case)['right'])}, not {_line(value)}"
+
+
+CHAIN_DERIVATIVE_MISTAKES = (
+    Mistake("outer-derivative-only",
+            lambda c: {"dy_dx": _chain_parts(c)["cos_w2"]},
+            lambda c: "you kept only the outer sine's local derivative, cos(log(1 + x^2)); "
+                      "the chain rule also multiplies in the inner steps' local derivatives, "
+                      f"1/(1 + x^2) = {_line(1 / _chain_parts(c)['w1'])} and 2x = "
+                      f"{_line(2 * _chain_parts(c)['x'])}, so "
+                      + _chain_wrong(c, _chain_parts(c)["cos_w2"])),
+    Mistake("inner-derivative-dropped",
+            lambda c: {"dy_dx": _chain_parts(c)["cos_w2"] / _chain_parts(c)["w1"]},
+            lambda c: "the innermost step w1 = 1 + x^2 has a local derivative of its own, "
+                      f"2x = {_line(2 * _chain_parts(c)['x'])}, and the product is missing it: "
+                      + _chain_wrong(c, _chain_parts(c)["cos_w2"] / _chain_parts(c)["w1"])),
+    Mistake("derivative-at-wrong-point",
+            lambda c: {"dy_dx": np.cos(_chain_parts(c)["x"]) * 2 * _chain_parts(c)["x"]
+                       / _chain_parts(c)["w1"]},
+            lambda c: "the sine's derivative belongs at the sine's own input, w2 = "
+                      f"log(1 + x^2) = {_line(_chain_parts(c)['w2'])}, not at x = "
+                      f"{_line(_chain_parts(c)['x'])}: cos(w2) = "
+                      f"{_line(_chain_parts(c)['cos_w2'])}, while cos(x) = "
+                      f"{_line(np.cos(_chain_parts(c)['x']))}"),
+    Mistake("sine-derivative-sign",
+            lambda c: {"dy_dx": -_chain_parts(c)["right"]},
+            lambda c: "the derivative of sin is +cos (the minus sign belongs to the "
+                      "derivative of cos), so " + _chain_wrong(c, -_chain_parts(c)["right"])),
+)
+
+
+def _products(factors: list) -> list:
+    """[1, f1, f1 f2, ...]: the running products of ``factors`` in the order given."""
+    return [1.0, *np.cumprod(np.asarray(factors, float)).tolist()]
+
+
+def _chain_lists(case: dict) -> dict:
+    return {name: list(v) for name, v in ChainProduct().expected(case).items()}
+
+
+def _adjoint_explain(c: dict) -> str:
+    local, right = c["local"], _chain_lists(c)["adjoints"]
+    wrong = _products(local)[::-1]
+    k = len(local)
+    i = next((j for j in range(k + 1) if not np.isclose(wrong[j], right[j])), 0)
+    after = " * ".join(f"d{j}" for j in range(i + 1, k + 1)) or "1"
+    before = " * ".join(f"d{j}" for j in range(1, k - i + 1)) or "1"
+    return (f"the adjoint dw{k}/dw{i} multiplies the local derivatives AFTER w{i}, so "
+            f"adjoints[{i}] = {after} = {fmt(right[i])}, not {before} = {fmt(wrong[i])}: "
+            "you multiplied from the input side, but reverse accumulation starts at the "
+            "output's seed with the last local derivative")
+
+
+CHAIN_PRODUCT_MISTAKES = (
+    Mistake("adjoints-not-reversed",
+            lambda c: {"tangents": _products(c["local"]),
+                       "adjoints": _products(c["local"][::-1])},
+            lambda c: f"the adjoints are listed by w_i, so the seed dw{len(c['local'])}/"
+                      f"dw{len(c['local'])} = 1 goes last and adjoints[0] is the whole "
+                      f"dy/dx = {fmt(_chain_lists(c)['adjoints'][0])}: adjoints should be "
+                      f"{fmt(_chain_lists(c)['adjoints'])}, but yours is in the order you "
+                      f"computed it, {fmt(_products(c['local'][::-1]))}"),
+    Mistake("seeds-missing",
+            lambda c: {"tangents": _products(c["local"])[1:],
+                       "adjoints": _products(c["local"][::-1])[::-1][:-1]},
+            lambda c: f"with k = {len(c['local'])} local derivatives each list needs k + 1 = "
+                      f"{len(c['local']) + 1} entries, one per w_0 ... w_{len(c['local'])}: "
+                      "tangents starts with its seed dw0/dw0 = 1 and adjoints ends with its "
+                      f"seed dw{len(c['local'])}/dw{len(c['local'])} = 1, and yours have "
+                      f"{len(c['local'])}"),
+    Mistake("adjoints-from-input-side",
+            lambda c: {"tangents": _products(c["local"]),
+                       "adjoints": _products(c["local"])[::-1]},
+            _adjoint_explain),
+)
+
+
+def _sin_product(c: dict) -> dict:
+    x1, x2 = np.asarray(c["x1"], float), np.asarray(c["x2"], float)
+    return {"x1": x1, "x2": x2, "cos": np.cos(x1), "sin": np.sin(x1),
+            "right": SinProductPartials().expected(c)["dz_dx1"]}
+
+
+SIN_PRODUCT_MISTAKES = (
+    Mistake("forgotten-path",
+            lambda c: {"dz_dx1": _sin_product(c)["x2"], "dz_dx2": _sin_product(c)["x1"]},
+            lambda c: "a forgotten path: x1 reaches z through the product and through "
+                      "sin(x1), and you kept only the product's term, x2 = "
+                      f"{_line(_sin_product(c)['x2'])}; the sine's path adds cos(x1) = "
+                      f"{_line(_sin_product(c)['cos'])}, so dz/dx1 = "
+                      f"{_line(_sin_product(c)['right'])}"),
+    Mistake("swapped-partials",
+            lambda c: {"dz_dx1": _sin_product(c)["x1"],
+                       "dz_dx2": _sin_product(c)["x2"] + _sin_product(c)["cos"]},
+            lambda c: "the two partials are swapped: the partial of x1 * x2 with respect to "
+                      "x1 is the OTHER factor, so dz/dx1 = x2 + cos(x1) = "
+                      f"{_line(_sin_product(c)['right'])} and dz/dx2 = x1 = "
+                      f"{_line(_sin_product(c)['x1'])}"),
+    Mistake("sine-not-differentiated",
+            lambda c: {"dz_dx1": _sin_product(c)["x2"] + _sin_product(c)["sin"],
+                       "dz_dx2": _sin_product(c)["x1"]},
+            lambda c: "the sine's path contributes the sine's derivative, cos(x1) = "
+                      f"{_line(_sin_product(c)['cos'])}, not its value sin(x1) = "
+                      f"{_line(_sin_product(c)['sin'])}: dz/dx1 = "
+                      f"{_line(_sin_product(c)['right'])}, not "
+                      f"{_line(_sin_product(c)['x2'] + _sin_product(c)['sin'])}"),
+    Mistake("sine-derivative-sign",
+            lambda c: {"dz_dx1": _sin_product(c)["x2"] - _sin_product(c)["cos"],
+                       "dz_dx2": _sin_product(c)["x1"]},
+            lambda c: "the sine's path adds cos(x1) = "
+                      f"{_line(_sin_product(c)['cos'])} with a plus sign (the minus sign "
+                      "belongs to the derivative of cos), so dz/dx1 = x2 + cos(x1) = "
+                      f"{_line(_sin_product(c)['right'])}, not x2 - cos(x1) = "
+                      f"{_line(_sin_product(c)['x2'] - _sin_product(c)['cos'])}"),
+)
+
+
+def _stacked(start: np.ndarray, factors: list, left: bool) -> list:
+    """``start`` and the running products with ``factors``, each new one on the left
+    (``f @ previous``) or on the right (``previous @ f``)."""
+    out = [start]
+    for f in factors:
+        out.append(f @ out[-1] if left else out[-1] @ f)
+    return out
+
+
+def _jacobian_outputs(forward: list, reverse: list) -> dict:
+    return {**{f"forward[{i}]": m for i, m in enumerate(forward)},
+            **{f"reverse[{i}]": m for i, m in enumerate(reverse)}}
+
+
+def _right_forward(c: dict) -> list:
+    return [m for name, m in JacobianChain().expected(c).items() if name.startswith("forward")]
+
+
+def _right_reverse(c: dict) -> list:
+    return [m for name, m in JacobianChain().expected(c).items() if name.startswith("reverse")]
+
+
+def _eye_in(c: dict) -> np.ndarray:
+    return np.eye(c["jacobians"][0].shape[1])
+
+
+def _eye_out(c: dict) -> np.ndarray:
+    return np.eye(c["jacobians"][-1].shape[0])
+
+
+def _product_text(indices: Any) -> str:
+    return " @ ".join(f"J{j}" for j in indices)
+
+
+def _jacobian_explain(c: dict, wrong: dict, claim: Any) -> str:
+    """``claim(name, i, k)``: what ``name`` (the first wrong output) should be and is."""
+    right = JacobianChain().expected(c)
+    name = _first_wrong(wrong, right)
+    i, k = int(name[name.index("[") + 1:-1]), len(c["jacobians"])
+    should, got = claim(name, i, k)
+    return (f"{name} should be {should} = {_line(right[name])}, not {got} = "
+            f"{_line(wrong[name])}")
+
+
+def _forward_left(c):
+    return _jacobian_outputs(_stacked(_eye_in(c), c["jacobians"], left=False), _right_reverse(c))
+
+
+def _reverse_right(c):
+    return _jacobian_outputs(_right_forward(c),
+                             _stacked(_eye_out(c), c["jacobians"][::-1], left=True)[::-1])
+
+
+def _reverse_unflipped(c):
+    return _jacobian_outputs(_right_forward(c),
+                             _stacked(_eye_out(c), c["jacobians"][::-1], left=False))
+
+
+def _reverse_transposed(c):
+    transposed = [J.T for J in c["jacobians"][::-1]]
+    return _jacobian_outputs(_right_forward(c),
+                             _stacked(_eye_out(c), transposed, left=True)[::-1])
+
+
+JACOBIAN_CHAIN_MISTAKES = (
+    Mistake("forward-factor-on-wrong-side", _forward_left,
+            lambda c: "each new Jacobian joins the forward product on the LEFT (matrix "
+                      "products do not commute): " + _jacobian_explain(
+                          c, _forward_left(c), lambda name, i, k: (
+                              _product_text(range(i, 0, -1)), _product_text(range(1, i + 1))))),
+    Mistake("reverse-factor-on-wrong-side", _reverse_right,
+            lambda c: "each earlier Jacobian joins the reverse product on the RIGHT (matrix "
+                      "products do not commute): " + _jacobian_explain(
+                          c, _reverse_right(c), lambda name, i, k: (
+                              _product_text(range(k, i, -1)),
+                              _product_text(range(i + 1, k + 1))))),
+    Mistake("reverse-list-not-flipped", _reverse_unflipped,
+            lambda c: "the reverse list is left in the order it was computed: reverse[i] "
+                      "belongs to w_i, so the identity goes last, at "
+                      f"reverse[{len(c['jacobians'])}], and " + _jacobian_explain(
+                          c, _reverse_unflipped(c), lambda name, i, k: (
+                              _product_text(range(k, i, -1)) or "the identity",
+                              _product_text(range(k, k - i, -1)) or "the identity"))),
+    Mistake("transposed-jacobian", _reverse_transposed,
+            lambda c: "the transposed Jacobian: reverse[i] = dw_k/dw_i is the matrix "
+                      "J_k ... J_(i+1) itself, of shape (n_k, n_i), and multiplying transposed "
+                      "factors builds its transpose: " + _jacobian_explain(
+                          c, _reverse_transposed(c), lambda name, i, k: (
+                              _product_text(range(k, i, -1)), "its transpose"))),
+)
+
+
 EXERCISES = (
     Exercise(
         id="00.chain_derivative", notebook="00_chain_rule", points=2, name="chain_derivative",
         title="The derivative of a composition", checker=ChainDerivative(),
-        hint="Name the intermediate steps: the inner 1 + x^2, then the log, then the "
-             "sine. Each step's local derivative is evaluated at that step's own input"
-             " (the cosine takes the log's output, not x), and dy/dx is the product of"
-             " the three. NumPy's functions keep it elementwise, so arrays work too.",
+        hint="y is a composition of three steps: an inner 1 + x^2, then a log, then a sine. "
+             "By the chain rule dy/dx is the product of the three local derivatives, each "
+             "taken at the value that goes into its own step.",
+        more_hints=(
+            "Name the intermediate values: w1 = 1 + x^2 and w2 = log(w1). The local "
+            "derivatives are dw1/dx = 2x, dw2/dw1 = 1/w1 and dy/dw2 = cos(w2); the cosine "
+            "takes w2, not x.",
+            "Outline: compute w1 from x, then w2 from w1, then return the product of the "
+            "three local derivatives. Use np.log and np.cos with * and /, which work "
+            "elementwise, so that an array x gives an array of the same shape.",
+        ),
+        mistakes=CHAIN_DERIVATIVE_MISTAKES,
     ),
     Exercise(
         id="00.chain_product", notebook="00_chain_rule", points=2, name="accumulate",
         title="Forward and reverse accumulation along a chain", checker=ChainProduct(),
-        hint="With k local derivatives each list has k + 1 entries. Forward "
-             "accumulation starts from the seed dw0/dw0 = 1 and multiplies in the "
-             "local derivatives from the first to the last; reverse accumulation "
-             "starts from dwk/dwk = 1 at the other end and multiplies them in from the"
-             " last to the first, so that adjoints[i] is dwk/dwi. Both meet in one "
-             "number: the first adjoint equals the last tangent, dy/dx.",
+        hint="Both lists are running products of the local derivatives, one number per "
+             "w_i. Forward accumulation starts at the input from the seed dw0/dw0 = 1; "
+             "reverse accumulation starts at the output from the seed dwk/dwk = 1.",
+        more_hints=(
+            "Going forward, tangents[i] = tangents[i-1] * d_i. Going backward, "
+            "adjoints[i-1] = adjoints[i] * d_i, so the adjoints are found from the last "
+            "entry towards the first. With k local derivatives each list has k + 1 "
+            "entries, its seed included.",
+            "Outline: a list that starts with the seed 1 and grows by one product per "
+            "local derivative, first to last; a second list that starts with the seed 1 "
+            "and takes the local derivatives last to first; put the second one in the "
+            "order w_0 ... w_k before returning both. Check: adjoints[0] equals "
+            "tangents[-1], the whole dy/dx.",
+        ),
+        mistakes=CHAIN_PRODUCT_MISTAKES,
     ),
     Exercise(
         id="00.partials_sin_product", notebook="00_chain_rule", points=2,
         name="sin_product_partials", title="Both partials of z = x1 * x2 + sin(x1)",
         checker=SinProductPartials(),
-        hint="x1 reaches z along two paths: through the product w3 = x1 * x2 and through "
-             "the sine w4 = sin(x1). The chain rule adds one term per path, each the product "
-             "of the local derivatives along it (the last step, a sum, has local derivatives "
-             "1). x2 reaches z only through the product. Use np.cos so that arrays work, and "
-             "give dz/dx2 the shape of x2.",
+        hint="x1 reaches z along two paths, through the product x1 * x2 and through "
+             "sin(x1); x2 reaches it only through the product. The chain rule adds one "
+             "term per path.",
+        more_hints=(
+            "Each path's term is the product of the local derivatives along it: the "
+            "product x1 * x2 has partial x2 with respect to x1 and x1 with respect to x2, "
+            "the sine has derivative cos(x1), and the final sum passes both on with "
+            "factor 1.",
+            "Outline: dz/dx1 is the sum of two terms (the product's path and the sine's "
+            "path, with np.cos so that arrays work); dz/dx2 is the single term of the "
+            "product's path, with the shape of x2; return them in that order.",
+        ),
+        mistakes=SIN_PRODUCT_MISTAKES,
     ),
     Exercise(
         id="00.jacobian_chain", notebook="00_chain_rule", points=3,
         name="accumulate_jacobians", title="A chain of Jacobian matrices, from both ends",
         checker=JacobianChain(),
-        hint="Use @ for every product. Forward: T = np.eye(n0) (n0 = J1.shape[1]), then "
-             "T = J @ T for J in jacobians, keeping every T. Reverse: R = np.eye(nk) "
-             "(nk = Jk.shape[0]), then R = R @ J for J in reversed(jacobians), keeping "
-             "every R, and reverse that list so that reverse[i] belongs to w_i. Both "
-             "forward[k] and reverse[0] are the whole Jacobian J_k ... J_1.",
+        hint="forward[i] and reverse[i] are partial products of the chain's Jacobians, "
+             "from the input end and from the output end. Matrix products do not commute, "
+             "so the side on which each new factor joins decides the answer.",
+        more_hints=(
+            "Forward starts from the n0 x n0 identity (n0 = the number of columns of J1) "
+            "and each new Jacobian joins on the LEFT: forward[i] = J_i @ forward[i-1]. "
+            "Reverse starts from the nk x nk identity at w_k (nk = the number of rows of "
+            "J_k) and each earlier Jacobian joins on the RIGHT: reverse[i-1] = "
+            "reverse[i] @ J_i.",
+            "Outline: one loop over the Jacobians in order that keeps every product "
+            "(k + 1 matrices, the identity first); one loop over them in reverse order "
+            "that keeps every product; then put the second list in the order w_0 ... w_k, "
+            "so that its identity comes last. No transposes are needed, and forward[k] "
+            "and reverse[0] are both the whole Jacobian J_k ... J_1.",
+        ),
+        mistakes=JACOBIAN_CHAIN_MISTAKES,
     ),
 )

@@ -12,7 +12,7 @@ import adlab as ad
 import adlab.symbolic as sym
 from adlab import numeric
 from course.checkers import Checker, WrongOutput, as_floats, number
-from course.exercise import Exercise
+from course.exercise import Exercise, Mistake
 from course.provided import FUNCTIONS_1D, FUNCTIONS_ND, Provided
 from course.result import fmt, safe_repr
 
@@ -334,41 +334,340 @@ class FdGradient(Checker):
         return f"{fname}(f, x={fmt(case['x'])}) with f(x) = {text} (n = {len(case['x'])})"
 
 
+# ---------------------------------------------------------------------------------
+# Known mistakes: the outputs each one produces on a case, and its feedback
+# ---------------------------------------------------------------------------------
+
+
+def _first_difference(right: np.ndarray, wrong: np.ndarray) -> int:
+    """The flat index of the first entry where ``wrong`` differs from ``right`` (else 0)."""
+    differ = ~np.isclose(np.ravel(wrong), np.ravel(right), rtol=1e-6, atol=1e-9)
+    return int(np.argmax(differ)) if differ.any() else 0
+
+
+# -- 02.symbolic_rules: the walk, run with one or more rules changed --------------------
+
+def _with_rules(changes: dict[str, Callable]) -> Callable[[dict], dict]:
+    """The walk's derivative values when the rules in ``changes`` replace the right ones."""
+    table = {**sym.DERIVATIVES, **changes}
+
+    def wrong(case: dict) -> dict:
+        d = differentiate(build(case["expr"]), case["wrt"],
+                          lambda op, args, dargs: table[op](*args, *dargs), "rule")
+        points = {k: np.asarray(v, float) for k, v in case["points"].items()}
+        with np.errstate(all="ignore"):
+            values = np.asarray(sym.evaluate(d, points), float)
+        return {f"d/d{case['wrt']} at the points":
+                np.broadcast_to(values, points[case["wrt"]].shape).copy()}
+    return wrong
+
+
+def _rule_mistake(code: str, what: str, **changes: Callable) -> Mistake:
+    outputs = _with_rules(changes)
+
+    def explain(case: dict) -> str:
+        right = _derivative_values(case)
+        (wrong,) = outputs(case).values()
+        k = _first_difference(right, wrong)
+        at = ", ".join(f"{name} = {fmt(v[k])}" for name, v in case["points"].items())
+        return (f"{what}. With your rule the derivative with respect to {case['wrt']} at "
+                f"{at} comes out {fmt(wrong[k])}, not {fmt(right[k])}")
+    return Mistake(code, outputs, explain)
+
+
+SYMBOLIC_MISTAKES = (
+    _rule_mistake("product-one-term",
+                  "the product rule has one term per factor, d(a*b) = da*b + a*db; keeping "
+                  "only da*b loses the path through the second factor",
+                  mul=lambda a, b, da, db: da * b),
+    _rule_mistake("quotient-sign",
+                  "in the quotient rule the term of the numerator comes first, "
+                  "(da*b - a*db) / b**2; subtracting the other way round flips the sign",
+                  div=lambda a, b, da, db: (a * db - da * b) / (b * b)),
+    _rule_mistake("quotient-no-square",
+                  "the quotient rule divides by the square of the denominator, b**2, "
+                  "not by b",
+                  div=lambda a, b, da, db: (da * b - a * db) / b),
+    _rule_mistake("chain-rule-dropped",
+                  "the functions sin, cos, exp and log are applied to an inner expression a, "
+                  "so the chain rule multiplies the outer derivative by da; without da the inner "
+                  "function's derivative is lost",
+                  sin=lambda a, da: sym.cos(a), cos=lambda a, da: -sym.sin(a),
+                  exp=lambda a, da: sym.exp(a), log=lambda a, da: 1 / a),
+    _rule_mistake("cos-sign",
+                  "the derivative of cos is -sin: d cos(a) = -sin(a) * da, with a minus sign",
+                  cos=lambda a, da: sym.sin(a) * da),
+)
+
+
+# -- 02.unroll: the path written with a wrong number of halvings or the wrong branch ----
+
+UNROLL_VALUES = "values at x0(1 - 0.001), x0, x0(1 + 0.001)"
+
+
+def _halvings(x0: float) -> int:
+    """How many times the loop of halve_and_branch divides x0 by 2."""
+    k = 0
+    while x0 / 2.0 ** k > 2:
+        k += 1
+    return k
+
+
+def _branch(small: bool) -> str:
+    return "y * sin(y)" if small else "4 * y * (1 - y)"
+
+
+def _path_outputs(x0: float, halvings: int, small: bool) -> dict:
+    """The checker's outputs for the expression y = x / 2**halvings, then one branch."""
+    y = sym.Symbol("x") / 2.0 ** halvings if halvings else sym.Symbol("x")
+    e = y * sym.sin(y) if small else 4 * y * (1 - y)
+    with np.errstate(all="ignore"):
+        values = sym.evaluate(e, {"x": Unroll.points(x0)})
+        slope = sym.evaluate(sym.diff(e, "x"), {"x": x0})
+    return {UNROLL_VALUES: np.asarray(values, float), "derivative at x0": np.asarray(slope, float)}
+
+
+def _times(k: int) -> str:
+    return "once" if k == 1 else f"{k} times"
+
+
+def _after(k: int) -> str:
+    return "one halving" if k == 1 else f"{k} halvings"
+
+
+def _unroll_mistake(code: str, wrong_path: Callable[[float], tuple[int, bool]],
+                    what: Callable[[float, int, float], str]) -> Mistake:
+    """``wrong_path(x0) -> (halvings, small branch?)``; ``what(x0, k, y0)`` names it."""
+    def outputs(case: dict) -> dict:
+        return _path_outputs(case["x0"], *wrong_path(case["x0"]))
+
+    def explain(case: dict) -> str:
+        x0 = case["x0"]
+        k = _halvings(x0)
+        y0 = x0 / 2.0 ** k
+        right = float(halve_and_branch(x0))
+        got = float(outputs(case)[UNROLL_VALUES][1])
+        return (f"{what(x0, k, y0)}. Your expression is {fmt(got)} at x0 = {fmt(x0)}, where "
+                f"the program gives {fmt(right)}")
+    return Mistake(code, outputs, explain)
+
+
+UNROLL_MISTAKES = (
+    _unroll_mistake(
+        "branch-on-input",
+        lambda x0: (_halvings(x0), x0 < 1.5),
+        lambda x0, k, y0: (f"the branch tests the halved number, not the input: at x0 = "
+                           f"{fmt(x0)} the loop halves {_times(k)}, to {fmt(y0)}, which "
+                           f"selects {_branch(y0 < 1.5)}, while testing x0 itself selects "
+                           f"{_branch(x0 < 1.5)}")),
+    _unroll_mistake(
+        "expression-not-halved",
+        lambda x0: (0, x0 / 2.0 ** _halvings(x0) < 1.5),
+        lambda x0, k, y0: (f"the loop halves the expression too, not only the number: at "
+                           f"x0 = {fmt(x0)} y is x / {fmt(2.0 ** k)} after {_after(k)}, but "
+                           "your branch formula is applied to x itself")),
+    _unroll_mistake(
+        "halved-once",
+        lambda x0: (min(_halvings(x0), 1), x0 / 2.0 ** _halvings(x0) < 1.5),
+        lambda x0, k, y0: (f"each pass halves the current expression again: at x0 = "
+                           f"{fmt(x0)} the loop runs {_times(k)}, so y = x / {fmt(2.0 ** k)},"
+                           " but your expression is halved only once (y = x / 2 on every "
+                           "pass starts again from x)")),
+    _unroll_mistake(
+        "no-loop",
+        lambda x0: (0, x0 < 1.5),
+        lambda x0, k, y0: (f"the loop is part of the path: at x0 = {fmt(x0)} it halves "
+                           f"{_times(k)}, to {fmt(y0)}, before the branch, and your "
+                           "expression leaves it out")),
+)
+
+
+# -- 02.central_difference: a wrong quotient or a wrong default step -------------------
+
+def _quotient(case: dict, h: float, forward: bool = False, over: float = 2.0) -> float:
+    """A difference quotient of the case's function at its x: the central one by default."""
+    f, x = FUNCTIONS_1D[case["function"]], case["x"]
+    if forward:
+        return float((f(x + h) - f(x)) / h)
+    return float((f(x + h) - f(x - h)) / (over * h))
+
+
+def _relative(case: dict, value: float) -> float:
+    return (value - case["exact"]) / abs(case["exact"])
+
+
+def _central_outputs(with_step: float, default: float) -> dict:
+    return {STEP_NAME: np.asarray(with_step, float), ERROR_NAME: np.asarray(default, float)}
+
+
+CENTRAL_MISTAKES = (
+    Mistake(
+        "no-factor-2",
+        lambda c: _central_outputs(_quotient(c, TRY_STEP, over=1.0),
+                                   _relative(c, _quotient(c, numeric.CENTRAL_STEP, over=1.0))),
+        lambda c: (f"the points x + h and x - h lie 2h apart, so the difference of f is "
+                   f"divided by 2h, not h: with h = {TRY_STEP} at x = {fmt(c['x'])} you return "
+                   f"{fmt(_quotient(c, TRY_STEP, over=1.0))}, twice the quotient "
+                   f"{fmt(_quotient(c, TRY_STEP))} (a relative error of 1 with any step)")),
+    Mistake(
+        "forward-difference",
+        lambda c: _central_outputs(_quotient(c, TRY_STEP, forward=True),
+                                   _relative(c, _quotient(c, numeric.FORWARD_STEP,
+                                                          forward=True))),
+        lambda c: (f"the formula (f(x + h) - f(x)) / h is the forward quotient, whose "
+                   f"truncation error shrinks only like h: with h = {TRY_STEP} at "
+                   f"x = {fmt(c['x'])} it gives "
+                   f"{fmt(_quotient(c, TRY_STEP, forward=True))}, the central quotient "
+                   f"{fmt(_quotient(c, TRY_STEP))}")),
+    Mistake(
+        "forward-step",
+        lambda c: _central_outputs(_quotient(c, TRY_STEP),
+                                   _relative(c, _quotient(c, numeric.FORWARD_STEP))),
+        lambda c: (f"the default step sqrt(eps) = {fmt(numeric.FORWARD_STEP)} suits forward "
+                   "differences; the central quotient's truncation error is so small that "
+                   "this step leaves mostly round-off: at x = "
+                   f"{fmt(c['x'])} its relative error is "
+                   f"{fmt(_relative(c, _quotient(c, numeric.FORWARD_STEP)))}, beyond 1e-9 "
+                   "(a step near eps**(1/3) ~ 6e-6 balances the two errors)")),
+    Mistake(
+        "step-ignored",
+        lambda c: _central_outputs(c["exact"], 0.0),
+        lambda c: (f"your function ignores the step it is given: asked for h = {TRY_STEP} at "
+                   f"x = {fmt(c['x'])} it returns about f'(x) = {fmt(c['exact'])}, what your "
+                   f"default step gives, instead of the quotient with h = {TRY_STEP}, "
+                   f"{fmt(_quotient(c, TRY_STEP))}; use your default only when h is None")),
+)
+
+
+# -- 02.fd_gradient: the count, the sign, the step and the copy ------------------------
+
+def _fd_case(case: dict) -> tuple[Callable, np.ndarray, int]:
+    x = np.array(case["x"], dtype=float)
+    return FUNCTIONS_ND[case["function"]], x, len(x)
+
+
+def _without_copy(f: Callable, x: np.ndarray, h: float) -> np.ndarray:
+    """Forward differences when every move stays in x: quotient i sees inputs 1..i moved."""
+    base = float(f(x))
+    return np.array([(float(f(x + h * (np.arange(len(x)) <= i))) - base) / h
+                     for i in range(len(x))])
+
+
+def _fd_outputs(gradient: np.ndarray, evaluations: int) -> dict:
+    return {"gradient": np.asarray(gradient, float),
+            "evaluations of f": np.asarray(float(evaluations))}
+
+
+TINY_STEP = 1e-15
+
+
+def _fd_at(case: dict) -> str:
+    return f"at x = {fmt(case['x'])}"
+
+
+FD_MISTAKES = (
+    Mistake(
+        "fx-in-loop",
+        lambda c: _fd_outputs(forward_gradient(*_fd_case(c)[:2]), 2 * _fd_case(c)[2]),
+        lambda c: (f"the value f(x) is the same in all n quotients: evaluating it again "
+                   f"inside the loop calls f 2n = {2 * len(c['x'])} times for "
+                   f"n = {len(c['x'])} inputs, "
+                   f"instead of n + 1 = {len(c['x']) + 1}; evaluate it once, before the loop")),
+    Mistake(
+        "difference-sign",
+        lambda c: _fd_outputs(-forward_gradient(*_fd_case(c)[:2]), _fd_case(c)[2] + 1),
+        lambda c: (f"the forward quotient is (f(x + h e_i) - f(x)) / h, the moved value first; "
+                   f"the other order flips every sign: {_fd_at(c)} you return "
+                   f"{fmt(-forward_gradient(*_fd_case(c)[:2]))} instead of "
+                   f"{fmt(forward_gradient(*_fd_case(c)[:2]))}")),
+    Mistake(
+        "step-too-small",
+        lambda c: _fd_outputs(forward_gradient(*_fd_case(c)[:2], h=TINY_STEP),
+                              _fd_case(c)[2] + 1),
+        lambda c: (f"with h = {TINY_STEP:g} the change of f is mostly round-off (about "
+                   f"eps |f| / h): {_fd_at(c)} that gives "
+                   f"{fmt(forward_gradient(*_fd_case(c)[:2], h=TINY_STEP))}, while "
+                   f"h = numeric.FORWARD_STEP gives {fmt(forward_gradient(*_fd_case(c)[:2]))}")),
+    Mistake(
+        "x-not-copied",
+        lambda c: _fd_outputs(_without_copy(*_fd_case(c)[:2], numeric.FORWARD_STEP),
+                              _fd_case(c)[2] + 1),
+        lambda c: (f"after moved = x both names refer to one array, so every move stays and "
+                   f"quotient i sees inputs 1 to i moved at once: {_fd_at(c)} you get "
+                   f"running sums of "
+                   f"the partials, {fmt(_without_copy(*_fd_case(c)[:2], numeric.FORWARD_STEP))},"
+                   f" instead of {fmt(forward_gradient(*_fd_case(c)[:2]))}; move a fresh copy,"
+                   " x.copy(), each time")),
+)
+
+
 EXERCISES = (
     Exercise(
         id="02.symbolic_rules", notebook="02_three_ways", points=3, name="derivative_rule",
         title="The rules of symbolic differentiation", checker=SymbolicRules(),
-        hint="Return an expression built from args (a, or a and b) and dargs (da, or da "
-             "and db): sums and differences: da + db, da - db; product: da*b + a*db; "
-             "quotient: (da*b - a*db) / (b*b), in that order; neg: -da; chain rule for "
-             "the functions, the outer derivative times da: sym.cos(a)*da, "
-             "-sym.sin(a)*da, sym.exp(a)*da, da / a.",
+        hint="Each operation needs its textbook rule, written with its operands (args) and "
+             "their derivatives (dargs), which the walk has already built for you: sums "
+             "pass derivatives through, products and quotients mix values with "
+             "derivatives, and a function of an inner expression needs the chain rule.",
+        more_hints=(
+            "The rules that go wrong most: the product rule d(a*b) = da*b + a*db (one term "
+            "per factor); the quotient rule d(a/b) = (da*b - a*db) / b**2 (this order, and "
+            "the square); for a function g of an inner a, g'(a) * da, e.g. "
+            "d sin(a) = sym.cos(a) * da, d cos(a) = -sym.sin(a) * da, d log(a) = da / a.",
+            "Outline: unpack two operands and two derivatives for add, sub, mul and div, "
+            "one of each for neg, sin, cos, exp and log; then one rule per operation, "
+            "returned as an expression built with + - * / and sym.sin, sym.cos, sym.exp "
+            "(never a number computed at a point).",
+        ),
+        mistakes=SYMBOLIC_MISTAKES,
     ),
     Exercise(
         id="02.unroll", notebook="02_three_ways", points=2, name="unroll",
         title="Unrolling a program for one input", checker=Unroll(),
-        hint="Carry two things through the same steps: the number y0 (starting at x0), "
-             "which decides every comparison, and the expression y (starting at "
-             "sym.Symbol('x')), which records the operations. Each time the loop halves "
-             "y0, halve y too; then pick the branch with y0 and apply its formula to y. "
-             "Return the expression, not the number.",
+        hint="For one input the program takes one path: the number x0 decides how often the "
+             "loop runs and which branch is taken, and the expression in x must record the "
+             "operations of exactly that path.",
+        more_hints=(
+            "Carry two things through the program side by side: a number that starts at x0 "
+            "and answers every comparison, and an expression that starts at sym.Symbol('x') "
+            "and undergoes every operation the number undergoes.",
+            "Outline: while the number is above 2, halve the number and the expression "
+            "together; then compare the halved number with 1.5 and apply that branch's "
+            "formula to the halved expression; return the expression, not a number. At "
+            "x0 = 7: two halvings, 1.75, so 4*y*(1 - y) with y = x/2/2.",
+        ),
+        mistakes=UNROLL_MISTAKES,
     ),
     Exercise(
         id="02.central_difference", notebook="02_three_ways", points=2,
         name="central_difference", title="Central differences and their step",
         checker=CentralDifference(),
-        hint="The quotient is (f(x + h) - f(x - h)) / (2 * h): the two points are 2h "
-             "apart. For the default step balance truncation (~h**2) against round-off "
-             "(~eps/h): about eps**(1/3), some 6e-6 (numeric.CENTRAL_STEP). The forward "
-             "rule's sqrt(eps) ~ 1.5e-8 is far too small for central differences, and "
-             "1e-12 leaves only round-off.",
+        hint="Two things are asked: the symmetric quotient, with one point on each side of "
+             "x, and a default step that balances truncation error against round-off error.",
+        more_hints=(
+            "The two points x + h and x - h are 2h apart, so the difference of f is divided "
+            "by 2*h. Truncation shrinks like h**2, round-off grows like eps/h: the best step "
+            "is near eps**(1/3) ~ 6e-6 (numeric.CENTRAL_STEP), not the forward rule's "
+            "sqrt(eps) ~ 1.5e-8, and 1e-12 leaves only round-off.",
+            "Outline: when h is None, set it to your default (and keep the h you are given "
+            "otherwise); evaluate f once just above and once just below x; return their "
+            "difference over the distance between the two points.",
+        ),
+        mistakes=CENTRAL_MISTAKES,
     ),
     Exercise(
         id="02.fd_gradient", notebook="02_three_ways", points=2, name="fd_gradient",
         title="A forward-difference gradient in n + 1 evaluations", checker=FdGradient(),
-        hint="Evaluate f at x once, before the loop, and keep the value. For each "
-             "input, move a copy of x by the step h = numeric.FORWARD_STEP in that "
-             "input only, and divide the change of f by h. That is n + 1 calls of f in"
-             " all; evaluating f at x again inside the loop makes it 2n.",
+        hint="Each partial derivative needs f at a point moved in that one input, while all "
+             "n quotients share the same unmoved value f(x): count the calls of f.",
+        more_hints=(
+            "Partial i is (f(x + h e_i) - f(x)) / h with h = numeric.FORWARD_STEP, where "
+            "e_i moves input i only. Evaluate f(x) once, before the loop, and keep the value: "
+            "n + 1 calls in all; evaluating it inside the loop makes 2n.",
+            "Outline: x as a float array; f(x) once; an empty array for the n partials; for "
+            "each input, a fresh copy of x (x.copy(), not x itself) moved by h in that "
+            "entry, f of it, and the quotient stored in the array; return the array.",
+        ),
+        mistakes=FD_MISTAKES,
     ),
 )

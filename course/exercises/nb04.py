@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -228,6 +229,185 @@ class SavedValues(Checker):
                 "(1 means stored, 0 not stored)")
 
 
+# ---------------------------------------------------------------------------------
+# Known mistakes of 04.shared_adjoint, 04.saved_values and 04.derive: what each wrong
+# idea computes on a case, and the feedback that names it with the case's numbers
+# ---------------------------------------------------------------------------------
+
+def _xy(case: dict) -> tuple[np.ndarray, np.ndarray]:
+    return np.asarray(case["x"], float), np.asarray(case["y"], float)
+
+
+def _shared_outputs(case: dict, x_bar: Any, y_bar: Any) -> dict:
+    """The outputs of 04.shared_adjoint with a right z and the given adjoints."""
+    x, y = _xy(case)
+    return {"z": shared(x, y), "x_bar": x_bar + 0 * x, "y_bar": y_bar + 0 * y}
+
+
+def _explain_overwritten(case: dict) -> str:
+    x, y = _xy(case)
+    return (f"the adjoint of x sums its two uses, in a = x + y and in b = x * a: "
+            f"x_bar = a + x = {fmt(x + y)} + {fmt(x)} = {fmt(2 * x + y)}, not {fmt(x)}, "
+            "which is the last contribution alone (the adjoint was overwritten, not "
+            f"summed); likewise y_bar = 2 y + x = {fmt(2 * y)} + {fmt(x)} = "
+            f"{fmt(x + 2 * y)}")
+
+
+def _explain_forgotten_path(case: dict) -> str:
+    x, y = _xy(case)
+    return (f"the path through a = x + y is missing: a_bar = x = {fmt(x)} flows on to both "
+            f"x and y, so x_bar = {fmt(x + y)} + {fmt(x)} = {fmt(2 * x + y)} (not "
+            f"{fmt(x + y)}) and y_bar = {fmt(2 * y)} + {fmt(x)} = {fmt(x + 2 * y)} (not "
+            f"{fmt(2 * y)})")
+
+
+def _explain_square_once(case: dict) -> str:
+    x, y = _xy(case)
+    return (f"the step c = y * y uses y twice, as both factors, so it sends c_bar * y = "
+            f"{fmt(y)} to y twice, {fmt(2 * y)} in all; with the path through a, "
+            f"y_bar = {fmt(2 * y)} + {fmt(x)} = {fmt(x + 2 * y)}, not {fmt(x + y)}")
+
+
+def _right_saved(case: dict) -> set:
+    """The names the reverse sweep reads, as adlab's trace says (the expected answer)."""
+    return {key[: -len(" stored")] for key, v in SavedValues().expected(case).items() if v}
+
+
+def _saved_outputs(case: dict, names: set) -> dict:
+    return {f"{n} stored": float(n in names) for n in SavedValues.names(case)}
+
+
+def _name_set(case: dict, names: set) -> str:
+    """``{'x1', 'x2', 'c'}``: names in the order of the program."""
+    return "{" + ", ".join(repr(n) for n in SavedValues.names(case) if n in names) + "}"
+
+
+def _steps(case: dict, ops: tuple) -> list:
+    return [step for step in case["program"] if step[1] in ops]
+
+
+def _saved_with_sum_operands(case: dict) -> set:
+    return _right_saved(case) | {a for step in _steps(case, ("add", "sub")) for a in step[2:]}
+
+
+def _saved_intermediates(case: dict) -> set:
+    return {step[0] for step in case["program"][:-1]}
+
+
+def _saved_exp_operand(case: dict) -> set:
+    read_elsewhere = {a for step in _steps(case, ("mul", "sin", "square")) for a in step[2:]}
+    exp_steps = _steps(case, ("exp",))
+    results = {step[0] for step in exp_steps} - read_elsewhere
+    return (_right_saved(case) - results) | {step[2] for step in exp_steps}
+
+
+def _explain_sum_operands(case: dict) -> str:
+    right = _right_saved(case)
+    extra = _saved_with_sum_operands(case) - right
+    return (f"+ and - have constant local partials (1 and -1), so the reverse sweep never "
+            f"reads their operands: {_name_set(case, extra)} need not be stored; it reads "
+            f"only {_name_set(case, right)}")
+
+
+def _explain_intermediates(case: dict) -> str:
+    right, wrong = _right_saved(case), _saved_intermediates(case)
+    text = (f"the reverse sweep keeps only the values some local partial reads, not every "
+            f"intermediate result: here {_name_set(case, right)}")
+    if wrong - right:
+        text += f"; no local partial reads {_name_set(case, wrong - right)}"
+    return text
+
+
+def _explain_exp_operand(case: dict) -> str:
+    exp_steps = _steps(case, ("exp",))
+    results = {step[0] for step in exp_steps}
+    operands = {step[2] for step in exp_steps}
+    return (f"the derivative of exp(u) is exp(u) itself, so the sweep reads the result "
+            f"{_name_set(case, results)}, not the operand {_name_set(case, operands)}: "
+            f"the stored set is {_name_set(case, _right_saved(case))}, not "
+            f"{_name_set(case, _saved_exp_operand(case))}")
+
+
+def _node_values(case: dict) -> list:
+    values: list = []
+    for node in case["nodes"]:
+        if node[0] == "var":
+            values.append(case["values"][node[1]])
+        else:
+            left, right = values[node[1]], values[node[2]]
+            values.append(left + right if node[0] == "plus" else left * right)
+    return values
+
+
+def _arrivals(case: dict, factor: str = "other", chain: bool = True) -> dict:
+    """What reaches each variable of a 04.derive case, use by use, in the order a
+    recursive derive visits the tree (left operand first): ``{name: [amount, ...]}``.
+
+    ``factor="own"``: a product hands each operand its own value instead of the other
+    one; ``chain=False``: a product hands on its local partial without the seed."""
+    values, nodes = _node_values(case), case["nodes"]
+    got: dict = {}
+    todo = [(len(nodes) - 1, case["seed"])]
+    while todo:
+        i, amount = todo.pop()
+        kind, *parts = nodes[i]
+        if kind == "var":
+            got.setdefault(parts[0], []).append(amount)
+            continue
+        left, right = parts
+        if kind == "plus":
+            todo += [(right, amount), (left, amount)]
+            continue
+        to_left, to_right = ((values[right], values[left]) if factor == "other"
+                             else (values[left], values[right]))
+        scale = amount if chain else 1.0
+        todo += [(right, scale * to_right), (left, scale * to_left)]
+    return got
+
+
+def _derive_outputs(got: dict, combine: Callable) -> dict:
+    return {f"adjoints[{n!r}]": float(combine(got[n])) for n in sorted(got)}
+
+
+def _first_difference(case: dict, wrong: dict) -> tuple[str, float, float]:
+    """(name, right, wrong) for the first variable whose adjoint differs."""
+    right = {n: sum(v) for n, v in _arrivals(case).items()}
+    for name in sorted(right):
+        if not np.isclose(right[name], wrong[name]):
+            return name, right[name], wrong[name]
+    name = sorted(right)[0]
+    return name, right[name], wrong[name]
+
+
+def _explain_overwritten_adjoint(case: dict) -> str:
+    got = _arrivals(case)
+    last = {n: v[-1] for n, v in got.items()}
+    name, total, _ = _first_difference(case, last)
+    parts = got[name] if len(got[name]) <= 6 else [*got[name][:5], "..."]
+    terms = " + ".join(p if isinstance(p, str) else fmt(p) for p in parts)
+    return (f"the variable {name} is reached {len(got[name])} times, and "
+            f"adjoints[{name!r}] must be the sum of all those contributions: {terms} = "
+            f"{fmt(total)}, not {fmt(last[name])}, the last one alone (the adjoint was "
+            "overwritten, not added to)")
+
+
+def _explain_own_factor(case: dict) -> str:
+    wrong = {n: sum(v) for n, v in _arrivals(case, factor="own").items()}
+    name, right, bad = _first_difference(case, wrong)
+    return (f"the partial of a product a * b with respect to a is b, the OTHER factor; "
+            f"handing each factor its own value gives adjoints[{name!r}] = {fmt(bad)} "
+            f"instead of {fmt(right)}")
+
+
+def _explain_seed_dropped(case: dict) -> str:
+    wrong = {n: sum(v) for n, v in _arrivals(case, chain=False).items()}
+    name, right, bad = _first_difference(case, wrong)
+    return (f"at a product each operand receives the seed that arrived from above TIMES "
+            f"the other factor; handing on the other factor alone drops that seed (it is "
+            f"{fmt(case['seed'])} at the root) and gives adjoints[{name!r}] = {fmt(bad)} "
+            f"instead of {fmt(right)}")
+
+
 EXERCISES = (
     Exercise(
         id="04.mul_vjp", notebook="04_reverse_mode", points=2, name="mul_vjp",
@@ -259,27 +439,84 @@ EXERCISES = (
         id="04.shared_adjoint", notebook="04_reverse_mode", points=2,
         name="reverse_sweep_shared", title="Summing the adjoint of a variable used twice",
         checker=SharedAdjoint(),
-        hint="Write the forward sweep (a = x + y, b = x * a, c = y * y, z = b + c), then "
-             "walk it backwards from z_bar = 1. x is used twice (in a and in b) and so is "
-             "y (in a and in c): every use contributes, so add the contributions "
-             "(x_bar = x_bar + ...) instead of overwriting. At (2, 3): z = 19, x_bar = 7, "
-             "y_bar = 8.",
+        hint="Reverse mode runs the forward sweep's steps backwards from the seed "
+             "z_bar = 1, each step handing its adjoint to its operands through its local "
+             "partials. x and y are each used twice, and an adjoint is a sum over all the "
+             "uses of its variable.",
+        more_hints=(
+            "The steps are a = x + y, b = x * a, c = y * y, z = b + c. A sum hands its "
+            "adjoint on unchanged; the product b = x * a sends b_bar * a to x and "
+            "b_bar * x to a; c = y * y sends c_bar * y to y once for EACH factor.",
+            "Outline: z_bar to b_bar and c_bar; c_bar to y; b_bar to x and to a; a_bar to "
+            "x and to y, adding to what x_bar and y_bar already hold (x_bar = x_bar + ..., "
+            "never x_bar = ...). Check at (2, 3): z = 19, x_bar = 7, y_bar = 8.",
+        ),
+        mistakes=(
+            Mistake("adjoint-overwritten",
+                    lambda c: _shared_outputs(c, _xy(c)[0], _xy(c)[0]),
+                    _explain_overwritten),
+            Mistake("forgotten-path",
+                    lambda c: _shared_outputs(c, _xy(c)[0] + _xy(c)[1], 2 * _xy(c)[1]),
+                    _explain_forgotten_path),
+            Mistake("square-counted-once",
+                    lambda c: _shared_outputs(c, 2 * _xy(c)[0] + _xy(c)[1],
+                                              _xy(c)[0] + _xy(c)[1]),
+                    _explain_square_once),
+        ),
     ),
     Exercise(
         id="04.saved_values", notebook="04_reverse_mode", points=2, name="saved_values",
         title="Which values the reverse sweep reads", checker=SavedValues(),
-        hint="Go through the steps and ask, for each, what its local partials read: "
-             "add and sub read nothing (their partials are 1 and -1), mul reads both "
-             "operands, sin and square read their operand, exp reads its own result. "
-             "Collect those names; a value nobody reads is not stored. For "
-             "f = (x1*x2 - (x3+x4))**2 that is {'x1', 'x2', 'c'}.",
+        hint="The reverse sweep has to keep exactly the values that some local partial "
+             "derivative reads; a value that no partial reads is not stored, however "
+             "much the forward sweep needed it.",
+        more_hints=(
+            "Operation by operation: add and sub have constant partials (1 and -1) and "
+            "read nothing; mul reads both operands; sin and square read their operand; "
+            "exp reads its own result, since the derivative of e^u is e^u.",
+            "Outline: start from an empty set, go through the steps (name, op, operands), "
+            "add the names that this op's partials read, return the set. For "
+            "f = (x1*x2 - (x3+x4))**2 that is {'x1', 'x2', 'c'}: b is never read.",
+        ),
+        mistakes=(
+            Mistake("sum-operands-saved",
+                    lambda c: _saved_outputs(c, _saved_with_sum_operands(c)),
+                    _explain_sum_operands),
+            Mistake("intermediates-saved",
+                    lambda c: _saved_outputs(c, _saved_intermediates(c)),
+                    _explain_intermediates),
+            Mistake("exp-operand-saved",
+                    lambda c: _saved_outputs(c, _saved_exp_operand(c)),
+                    _explain_exp_operand),
+        ),
     ),
     Exercise(
         id="04.derive", notebook="04_reverse_mode", points=3, name="derive",
         title="A recursive derive() on an expression tree", checker=Derive(),
-        hint="At a Plus, pass the seed unchanged to both children; at a Multiply, pass "
-             "seed * (the OTHER child's value) to each child; at a Variable, add the seed "
-             "to adjoints[name] (start from adjoints.get(name, 0.0)): a variable used "
-             "several times receives the sum of all its contributions.",
+        hint="derive hands the adjoint of a node (the seed) down to its children by the "
+             "chain rule: each child receives the seed times the local partial of the "
+             "node with respect to that child, and the variables at the leaves collect "
+             "what arrives.",
+        more_hints=(
+            "The local partials: a Plus has 1 for both children, so both get the seed "
+            "unchanged; a Multiply a * b has b for a and a for b (the OTHER child's "
+            "value, from evaluate()); a Variable adds the seed to adjoints[name], "
+            "starting from 0.0.",
+            "Outline: three cases by isinstance (Variable, Plus, Multiply); the two "
+            "node cases call derive on expr.a and on expr.b with the seed each child "
+            "gets; the Variable case adds, never assigns, so a variable used several "
+            "times receives the sum of all its contributions.",
+        ),
+        mistakes=(
+            Mistake("adjoint-overwritten",
+                    lambda c: _derive_outputs(_arrivals(c), lambda v: v[-1]),
+                    _explain_overwritten_adjoint),
+            Mistake("own-factor",
+                    lambda c: _derive_outputs(_arrivals(c, factor="own"), sum),
+                    _explain_own_factor),
+            Mistake("seed-dropped-at-product",
+                    lambda c: _derive_outputs(_arrivals(c, chain=False), sum),
+                    _explain_seed_dropped),
+        ),
     ),
 )

@@ -8,7 +8,7 @@ import numpy as np
 
 import adlab as ad
 from course.checkers import Checker, WrongOutput, as_floats, unpack
-from course.exercise import Exercise
+from course.exercise import Exercise, Mistake
 from course.provided import run_on
 from course.result import fmt, safe_repr
 
@@ -156,29 +156,260 @@ class UnrolledSize(Checker):
                 "guards": np.asarray(float(len(t.guards)))}
 
 
+# -- known mistakes ----------------------------------------------------------------------
+#
+# Each computes, from a case, the outputs that one wrong idea produces, and says so with
+# the case's numbers. They work on plain floats: the branches of clipped are written out.
+
+#: clipped's branches by side (1 above, -1 below, 0 between): text, value, slope
+PIECES = {1: ("2x - 1", lambda x: 2 * x - 1, lambda x: 2.0),
+          -1: ("-x", lambda x: -x, lambda x: -1.0),
+          0: ("x*x", lambda x: x * x, lambda x: 2 * x)}
+
+
+def side(x: float, inclusive: bool = False) -> int:
+    """Which branch of clipped x takes; ``inclusive`` puts 1.0 and -0.5 outside (>=, <=)."""
+    upper, lower = (x >= 1.0, x <= -0.5) if inclusive else (x > 1.0, x < -0.5)
+    return 1 if upper else -1 if lower else 0
+
+
+def piece(x: float) -> str:
+    return f"branch {PIECES[side(x)][0]}"
+
+
+def _flags(case: dict, broken: Any) -> dict:
+    return {"breaks": np.array([float(bool(broken(case["x0"], x))) for x in case["xs"]])}
+
+
+def _right_breaks(case: dict) -> dict:
+    return _flags(case, lambda x0, x: side(x0) != side(x))
+
+
+def _first_wrong(wrong: dict, right: dict, name: str) -> int | None:
+    """The index of the first x where the mistake's answer differs from the right one."""
+    differs = ~np.isclose(np.asarray(wrong[name], float), np.asarray(right[name], float))
+    return int(np.argmax(differs)) if differs.any() else None
+
+
+def _raises(flag: float) -> str:
+    return "raises GuardError" if flag else "passes every guard"
+
+
+def _answered(flag: float) -> str:
+    return "True" if flag else "False"
+
+
+def _inverted(case: dict) -> dict:
+    return _flags(case, lambda x0, x: side(x0) == side(x))
+
+
+def _inverted_says(case: dict) -> str:
+    right = _right_breaks(case)
+    k = _first_wrong(_inverted(case), right, "breaks")
+    x0, x = case["x0"], case["xs"][k]
+    return (f"your answers are the opposite of what happens: at x = {fmt(x)} you answered "
+            f"{_answered(not right['breaks'][k])}, but the replay {_raises(right['breaks'][k])}"
+            f", because x takes the {piece(x)} and x0 = {fmt(x0)} the {piece(x0)}; a replay "
+            "breaks exactly when the branches differ")
+
+
+def _inclusive(case: dict) -> dict:
+    return _flags(case, lambda x0, x: side(x0, True) != side(x, True))
+
+
+def _inclusive_says(case: dict) -> str:
+    right = _right_breaks(case)
+    k = _first_wrong(_inclusive(case), right, "breaks")
+    x0, x = case["x0"], case["xs"][k]
+    return (f"the tests of clipped are strict (x > 1.0, x < -0.5), so x = {fmt(x)} takes the "
+            f"{piece(x)}, not an outer one: for x0 = {fmt(x0)} its replay "
+            f"{_raises(right['breaks'][k])} (you answered {_answered(not right['breaks'][k])})")
+
+
+def _first_test_only(case: dict) -> dict:
+    return _flags(case, lambda x0, x: (x0 > 1.0) != (x > 1.0))
+
+
+def _first_test_only_says(case: dict) -> str:
+    right = _right_breaks(case)
+    k = _first_wrong(_first_test_only(case), right, "breaks")
+    x0, x = case["x0"], case["xs"][k]
+    return (f"you compared only the test x > 1.0, but the trace at x0 = {fmt(x0)} also "
+            f"recorded x < -0.5 as a guard: x = {fmt(x)} takes the {piece(x)} and x0 the "
+            f"{piece(x0)}, so this replay raises GuardError (you answered False)")
+
+
+def _replays(case: dict, branch_of: Any) -> dict:
+    """Replayed values and slopes when each x is sent to the branch ``branch_of(x)``."""
+    xs = [float(x) for x in case["xs"]]
+    chosen = [PIECES[branch_of(x)] for x in xs]
+    return {"replayed values": np.array([f(x) for (_, f, _), x in zip(chosen, xs)]),
+            "replayed derivatives": np.array([d(x) for (_, _, d), x in zip(chosen, xs)])}
+
+
+def _right_replays(case: dict) -> dict:
+    return _replays(case, side)
+
+
+def _frozen(case: dict) -> dict:
+    return _replays(case, lambda x: side(case["x0"]))
+
+
+def _replay_wrong(case: dict, wrong: dict) -> tuple[float, float, float]:
+    """(x, the mistake's value there, clipped(x)) at the first x where they differ."""
+    right = _right_replays(case)
+    k = _first_wrong(wrong, right, "replayed values")
+    if k is None:
+        k = _first_wrong(wrong, right, "replayed derivatives")
+    return (case["xs"][k], wrong["replayed values"][k], right["replayed values"][k])
+
+
+def _frozen_says(case: dict) -> str:
+    x, got, want = _replay_wrong(case, _frozen(case))
+    return (f"your graph replays the {piece(case['x0'])} of x0 = {fmt(case['x0'])} for "
+            f"every x: at x = {fmt(x)} it gives {fmt(got)}, but clipped({fmt(x)}) = "
+            f"{fmt(want)}. A choice made on a plain number (x.value, or an if on it) is a "
+            "constant of the trace; compare x itself inside ad.where")
+
+
+def _inclusive_replays(case: dict) -> dict:
+    return _replays(case, lambda x: side(x, True))
+
+
+def _inclusive_replays_says(case: dict) -> str:
+    x, got, want = _replay_wrong(case, _inclusive_replays(case))
+    return (f"at x = {fmt(x)} your graph gives {fmt(got)}, but clipped's tests are strict "
+            f"(x > 1.0, x < -0.5), so x = {fmt(x)} belongs to the {piece(x)} and "
+            f"clipped({fmt(x)}) = {fmt(want)}: use > and <, not >= and <=")
+
+
+def _swapped_side(x: float) -> int:
+    """ad.where(c, a, b) read as (c, if false, if true), in both calls of the rewrite."""
+    return -1 if x > 1.0 else 1
+
+
+def _swapped(case: dict) -> dict:
+    return _replays(case, _swapped_side)
+
+
+def _swapped_says(case: dict) -> str:
+    x, got, want = _replay_wrong(case, _swapped(case))
+    return (f"in ad.where(condition, a, b), a is taken where the condition is True and b "
+            f"where it is False; with a and b exchanged your graph gives {fmt(got)} at "
+            f"x = {fmt(x)} instead of clipped({fmt(x)}) = {fmt(want)}")
+
+
+def body_runs(a: float) -> int:
+    """How often the body of babylonian's loop runs for a, on plain floats."""
+    x, runs = a, 0
+    while x * x - a > 1e-6:
+        runs += 1
+        x = (x + a / x) / 2
+    return runs
+
+
+def _size(nodes: int, guards: int) -> dict:
+    return {"nodes": np.asarray(float(nodes)), "guards": np.asarray(float(guards))}
+
+
+def _size_says(case: dict, got: dict, why: str) -> str:
+    a, k = case["a"], body_runs(case["a"])
+    return (f"for a = {fmt(a)} the body runs k = {k} times and the condition is tested "
+            f"k + 1 = {k + 1} times, so the trace has {5 * k + 3} nodes and {k + 1} guards; "
+            f"you have {fmt(got['nodes'])} and {fmt(got['guards'])}: {why}")
+
+
+def _last_test_dropped(case: dict) -> dict:
+    k = body_runs(case["a"])
+    return _size(1 + 5 * k, k)
+
+
+def _guards_as_nodes(case: dict) -> dict:
+    k = body_runs(case["a"])
+    return _size(5 * k + 3 + k + 1, k + 1)
+
+
+def _input_dropped(case: dict) -> dict:
+    k = body_runs(case["a"])
+    return _size(5 * k + 2, k + 1)
+
+
+
 EXERCISES = (
     Exercise(
         id="06.predict_guard", notebook="06_static_and_dynamic", points=2, name="breaks",
         title="Which replays raise GuardError", checker=PredictGuard(),
-        hint="Traced at x0, the graph holds one branch of clipped: the one x0 took. A replay "
-             "at x raises exactly when x would take another branch, so compare the branch "
-             "of x with the branch of x0. Mind the boundaries: clipped tests x > 1.0 and "
-             "x < -0.5 (strict), so x = 1.0 and x = -0.5 belong to the middle branch.",
+        hint="A trace keeps only the branch of clipped that x0 went through, plus a guard "
+             "for every test that ran on the way. Replaying it at x raises GuardError "
+             "exactly when one of those tests comes out differently, that is, when x "
+             "belongs to another branch of clipped than x0.",
+        more_hints=(
+            "First step: name the branch of a number: above (x > 1.0), below "
+            "(x < -0.5) or in between. Both tests are strict, so 1.0 and -0.5 "
+            "themselves are in the middle branch, x*x.",
+            "Outline: find the branch of x0, find the branch of x, and return whether "
+            "they differ, as a bool (True or False, not 1 or 0). Check yourself with "
+            "x0 = 0.25: x = -0.5 and x = 1.0 replay fine, x = 1.5 and x = -2 break.",
+        ),
+        mistakes=(
+            Mistake("breaks-inverted", _inverted, _inverted_says),
+            Mistake("boundary-on-wrong-side", _inclusive, _inclusive_says),
+            Mistake("only-first-guard", _first_test_only, _first_test_only_says),
+        ),
     ),
     Exercise(
         id="06.rewrite_with_where", notebook="06_static_and_dynamic", points=2,
         name="clipped_where", title="One graph for every input, with ad.where",
         checker=RewriteWithWhere(),
-        hint="Compute every branch and let ad.where choose per input: "
-             "ad.where(x > 1.0, 2 * x - 1, ad.where(x < -0.5, -x, x * x)). Keep the "
-             "comparisons exactly as in clipped (strict > and <), and no if on x.",
+        hint="A Python if (or anything that turns x into a plain number) picks one branch "
+             "while the trace is recorded, and the graph keeps only that branch. "
+             "ad.where chooses inside the graph, entry by entry, so a graph built with it "
+             "holds every branch and replays at any x.",
+        more_hints=(
+            "Key step: clipped has two tests and three branches, so nest two ad.where "
+            "calls. The argument order is ad.where(condition, value where True, value "
+            "where False); the outer call decides x > 1.0, and its False value is the "
+            "inner call, which decides x < -0.5.",
+            "Outline: write the three branch expressions of clipped in terms of x; "
+            "combine them with the two nested ad.where calls, with the same strict "
+            "comparisons as clipped (> and <, not >= and <=); return that. No if, no "
+            "float(x), no x.value: each fixes the choice at x0.",
+        ),
+        mistakes=(
+            Mistake("branch-of-x0-everywhere", _frozen, _frozen_says),
+            Mistake("boundary-on-wrong-side", _inclusive_replays, _inclusive_replays_says),
+            Mistake("where-arguments-swapped", _swapped, _swapped_says),
+        ),
     ),
     Exercise(
         id="06.unrolled_size", notebook="06_static_and_dynamic", points=3,
         name="unrolled_size", title="How long is an unrolled loop?", checker=UnrolledSize(),
-        hint="Run the loop on plain floats and count the iterations k. Each test of the "
-             "while condition records 2 operations (x * x and - a) and one guard; each "
-             "iteration of the body records 3 (a / x, x + ..., 0.5 * ...). The loop is "
-             "tested k + 1 times (the last test is False), and the input is a node too.",
+        hint="A trace unrolls the while loop: every test of its condition and every run "
+             "of its body is recorded again. So find out how often the loop runs for "
+             "this a, then count what one test and what one run of the body add to the "
+             "graph, and what is there before the loop starts.",
+        more_hints=(
+            "The counts: the input is 1 node; each test of the condition records 2 nodes "
+            "(the product x * x and the subtraction of a) and 1 guard (a comparison is "
+            "a guard, not a node); each run of the body records 3 nodes (a division, an "
+            "addition, a multiplication by 0.5). With k runs of the body the condition "
+            "is tested k + 1 times: the last test is False and ends the loop.",
+            "Outline: run the loop on plain floats with a counter k of the body's runs; "
+            "from k, the number of tests is k + 1; add up 1 for the input, 2 per test "
+            "and 3 per run for the nodes; the guards are the tests; return the two "
+            "numbers in that order. For a = 2: k = 4, so 23 nodes and 5 guards.",
+        ),
+        mistakes=(
+            Mistake("last-test-forgotten", _last_test_dropped,
+                    lambda c: _size_says(c, _last_test_dropped(c),
+                                         "the final test, which is False, is recorded too")),
+            Mistake("guards-counted-as-nodes", _guards_as_nodes,
+                    lambda c: _size_says(c, _guards_as_nodes(c),
+                                         "a guard records the comparison's outcome, it "
+                                         "is not a node of the graph")),
+            Mistake("input-not-counted", _input_dropped,
+                    lambda c: _size_says(c, _input_dropped(c),
+                                         "the input a is a node of the trace too")),
+        ),
     ),
 )

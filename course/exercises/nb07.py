@@ -8,8 +8,8 @@ import numpy as np
 
 import adlab as ad
 from adlab import nn, optim
-from course.checkers import SHAPES, Checker, WrongOutput, number, unpack
-from course.exercise import Exercise
+from course.checkers import ATOL, RTOL, SHAPES, Checker, WrongOutput, number, unpack
+from course.exercise import Exercise, Mistake
 from course.result import fmt, safe_repr
 
 
@@ -160,42 +160,284 @@ class SgdStep(Checker):
         return f"{fname}(params=[{ps}], grads=[{gs}], lr={fmt(case['lr'])})"
 
 
+# -- known mistakes ----------------------------------------------------------------------
+#
+# Each computes, from a case, the outputs that one wrong idea produces (plain NumPy, or
+# the right outputs with one piece replaced), and says so with the case's numbers.
+
+def _entry(right: dict, wrong: dict) -> tuple[str, tuple | None]:
+    """The first output (and index in it) where ``wrong`` differs from ``right``; the
+    index is None when the shapes differ."""
+    for name, want in right.items():
+        want, have = np.asarray(want, float), np.asarray(wrong[name], float)
+        if want.shape != have.shape:
+            return name, None
+        differs = ~np.isclose(have, want, rtol=RTOL, atol=ATOL)
+        if differs.any():
+            return name, tuple(int(i) for i in np.argwhere(differs)[0])
+    name = next(iter(right))
+    return name, (0,) * np.ndim(right[name])
+
+
+def _label(name: str, index: tuple) -> str:
+    return name + (f"[{', '.join(map(str, index))}]" if index else "")
+
+
+def _at(value, index: tuple) -> float:
+    return float(np.asarray(value, float)[index])
+
+
+def _probabilities(z, axis: int = 1):
+    shifted = np.exp(z - np.max(z, axis=axis, keepdims=True))
+    return shifted / np.sum(shifted, axis=axis, keepdims=True)
+
+
+def _targets(case: dict):
+    z = np.asarray(case["z"], float)
+    rows = np.zeros_like(z)
+    rows[np.arange(len(z)), np.asarray(case["labels"], int)] = 1.0
+    return rows
+
+
+def _ce(case: dict, scale: float = 1.0, sign: float = 1.0, axis: int = 1) -> dict:
+    """(softmax along ``axis`` - Y), times ``sign``, divided by N ``scale`` times over."""
+    z = np.asarray(case["z"], float)
+    return {"dz": sign * (_probabilities(z, axis) - _targets(case)) / len(z) ** scale}
+
+
+def _ce_says(case: dict, wrong: dict, what: str) -> str:
+    right = _ce(case)
+    name, index = _entry(right, wrong)
+    n = len(case["z"])
+    return (f"{what}: {_label(name, index)} should be {fmt(_at(right[name], index))} "
+            f"(softmax minus one-hot, divided by N = {n}), not {fmt(_at(wrong[name], index))}")
+
+
+def _linear_right(case: dict) -> dict:
+    return LinearVjp().expected(case)
+
+
+def _linear_with(case: dict, **pieces) -> dict:
+    return {**_linear_right(case), **pieces}
+
+
+def _transposed_dw(case: dict) -> dict:
+    return _linear_with(case, dW=np.asarray(case["dz"], float).T @ np.asarray(case["x"], float))
+
+
+def _transposed_dw_says(case: dict) -> str:
+    right, wrong = _linear_right(case), _transposed_dw(case)
+    n_in, n_out = np.shape(case["W"])
+    where = _entry(right, wrong)[1]
+    detail = (f": dW{list(where)} should be {fmt(_at(right['dW'], where))}, not "
+              f"{fmt(_at(wrong['dW'], where))}" if where is not None else "")
+    return (f"your dW is wrong: dz.T @ x is the transpose of the weight gradient, shape "
+            f"({n_out}, {n_in}); "
+            f"dW has the shape of W, ({n_in}, {n_out}){detail}")
+
+
+def _db_per_row(case: dict) -> dict:
+    return _linear_with(case, db=np.asarray(case["dz"], float))
+
+
+def _db_per_row_says(case: dict) -> str:
+    n, n_out = np.shape(case["dz"])
+    return (f"your db has shape ({n}, {n_out}) but should have shape ({n_out},): b was added "
+            f"to each of the {n} rows of the batch, so db adds dz up over the rows, here "
+            f"{fmt(_linear_right(case)['db'])}; you returned dz itself")
+
+
+def _db_mean(case: dict) -> dict:
+    return _linear_with(case, db=np.asarray(case["dz"], float).mean(axis=0))
+
+
+def _db_mean_says(case: dict) -> str:
+    n = len(case["dz"])
+    return (f"the bias gradient db is the SUM of dz over the {n} rows, "
+            f"{fmt(_linear_right(case)['db'])}, not their mean {fmt(_db_mean(case)['db'])}: "
+            "a mean loss already put its 1/N into dz, so averaging again divides by N twice")
+
+
+def _activation(case: dict, rule) -> dict:
+    """``rule(kind, h)``: the local derivative each mistake uses, times dh (if it does)."""
+    out = {}
+    for kind, f in ACTIVATIONS.items():
+        h = np.asarray(f(case["z"]), float)
+        out[f"dz ({kind})"] = rule(kind, h, np.asarray(case["dh"], float))
+    return out
+
+
+def _activation_right(case: dict) -> dict:
+    return ActivationVjps().expected(case)
+
+
+def _sigmoid(v):
+    return 1 / (1 + np.exp(-v))
+
+
+def _twice(kind, h, dh):  # the input's formula evaluated at the output
+    if kind == "tanh":
+        return dh * (1 - np.tanh(h) ** 2)
+    return dh * _sigmoid(h) * (1 - _sigmoid(h))
+
+
+def _undriven(kind, h, dh):  # the local derivative alone
+    return (1 - h ** 2 if kind == "tanh" else h * (1 - h)) + 0 * dh
+
+
+def _exchanged(kind, h, dh):  # the other activation's rule
+    return dh * (h * (1 - h) if kind == "tanh" else 1 - h ** 2)
+
+
+def _activation_says(case: dict, rule, what) -> str:
+    right, wrong = _activation_right(case), _activation(case, rule)
+    name, index = _entry(right, wrong)
+    kind = name[4:-1]
+    h = _at(ACTIVATIONS[kind](np.asarray(case["z"], float)), index)
+    dh = _at(case["dh"], index)
+    return (f"{what(kind)}: at h = {fmt(h)}, dh = {fmt(dh)}, {_label(name, index)} should "
+            f"be {fmt(_at(right[name], index))}, not {fmt(_at(wrong[name], index))}")
+
+
+def _sgd(case: dict, step) -> dict:
+    return {f"params[{i}]": step(np.asarray(p, float), np.asarray(g, float), case["lr"])
+            for i, (p, g) in enumerate(zip(case["params"], case["grads"]))}
+
+
+def _sgd_says(case: dict, step, what: str) -> str:
+    right, wrong = SgdStep().expected(case), _sgd(case, step)
+    name, index = _entry(right, wrong)
+    i = int(name[7:-1])
+    p, g = _at(case["params"][i], index), _at(case["grads"][i], index)
+    return (f"{what}: {_label(name, index)} = {fmt(p)} with gradient {fmt(g)} and lr = "
+            f"{fmt(case['lr'])} should become {fmt(_at(right[name], index))}, not "
+            f"{fmt(_at(wrong[name], index))}")
+
+
+def _ascent(p, g, lr):
+    return p + lr * g
+
+
+def _no_rate(p, g, lr):
+    return p - g
+
+
+def _only_step(p, g, lr):
+    return lr * g + 0 * p
+
+
 EXERCISES = (
     Exercise(
         id="07.softmax_ce_vjp", notebook="07_backprop_mlp", points=2, name="softmax_ce_vjp",
         title="The gradient of softmax cross-entropy with respect to the logits",
         checker=SoftmaxCeVjp(),
-        hint="The mean loss is L = -(1/N) sum of Y * log softmax(z), Y the one-hot rows "
-             "(np.eye(C)[labels]). Its gradient is dz = (softmax(z) - Y) / N: the "
-             "predicted probabilities minus the true ones, divided by the batch size N = "
-             "z.shape[0]. Take the softmax along each row (axis=1, keepdims=True), and "
-             "subtract the row maximum before np.exp so that it cannot overflow.",
+        hint="Differentiate the loss with respect to the logits z, through softmax and the "
+             "log together: the two cancel into something very simple per row, made of "
+             "the predicted probabilities and the true labels as one-hot rows. The loss "
+             "is a MEAN over the batch, which contributes one more factor.",
+        more_hints=(
+            "Key formula: dL/dz = (softmax(z) - Y) / N, with Y the one-hot rows of the "
+            "labels (np.eye(C)[labels]), N = z.shape[0] the batch size, and the softmax "
+            "taken along each row (axis=1).",
+            "Outline: (1) softmax of each row: subtract the row's maximum (axis=1, "
+            "keepdims=True) so that np.exp cannot overflow, exponentiate, divide by the "
+            "row's sum; (2) build Y; (3) subtract Y and divide by N once. Check: for "
+            "z = [[1, 2, 3], [1, 1, 1]] and labels [2, 0] the second row is "
+            "[-1/3, 1/6, 1/6].",
+        ),
+        mistakes=(
+            Mistake("not-divided-by-batch", lambda c: _ce(c, scale=0),
+                    lambda c: _ce_says(c, _ce(c, scale=0), "the loss is the mean over the "
+                                       f"{len(c['z'])} rows, so its gradient carries 1/N")),
+            Mistake("divided-by-batch-twice", lambda c: _ce(c, scale=2),
+                    lambda c: _ce_says(c, _ce(c, scale=2), "you divided by the batch size "
+                                       f"N = {len(c['z'])} twice; the mean needs it once")),
+            Mistake("one-hot-minus-softmax", lambda c: _ce(c, sign=-1),
+                    lambda c: _ce_says(c, _ce(c, sign=-1), "the sign is flipped: the "
+                                       "gradient is predicted minus true, softmax - Y")),
+            Mistake("softmax-over-batch-axis", lambda c: _ce(c, axis=0),
+                    lambda c: _ce_says(c, _ce(c, axis=0), "softmax normalises each ROW "
+                                       "(one example's logits, axis=1), not each column")),
+        ),
     ),
     Exercise(
         id="07.linear_vjp", notebook="07_backprop_mlp", points=3, name="linear_vjp",
         title="The reverse rule of a linear layer z = x W + b", checker=LinearVjp(),
-        hint="Let the shapes guide you: x is (N, n_in), W is (n_in, n_out), dz is (N, "
-             "n_out). dx needs the shape of x and dW the shape of W: each is dz "
-             "multiplied with the other operand, one of the two transposed, in the "
-             "order that makes the shapes fit (the product that comes out (n_out, "
-             "n_in) is the transpose of dW). b was added to every row, so its adjoint "
-             "collects dz over the rows: shape (n_out,).",
+        hint="Each adjoint has the shape of its variable. z = x W + b is a matrix product "
+             "plus a bias broadcast over the rows of the batch: the reverse rule of a "
+             "product multiplies dz with the OTHER operand, transposed, and the reverse "
+             "rule of a broadcast sums over the axis it copied along.",
+        more_hints=(
+            "First step, from the shapes: x is (N, n_in), W is (n_in, n_out), dz is (N, "
+            "n_out). dx must come out (N, n_in), so it is dz times the transpose of W, "
+            "(n_out, n_in). Find dW (shape (n_in, n_out)) the same way; a product that "
+            "comes out (n_out, n_in) is its transpose.",
+            "Outline: dx from dz and W transposed; dW from x transposed and dz, in the "
+            "order that gives (n_in, n_out); db as the SUM of dz over the batch axis 0, "
+            "shape (n_out,), not the mean (a mean loss already put 1/N into dz); return "
+            "the three in the order (dx, dW, db).",
+        ),
+        mistakes=(
+            Mistake("transposed-weight-gradient", _transposed_dw, _transposed_dw_says),
+            Mistake("bias-gradient-not-summed", _db_per_row, _db_per_row_says),
+            Mistake("bias-gradient-averaged", _db_mean, _db_mean_says),
+        ),
     ),
     Exercise(
         id="07.activation_vjps", notebook="07_backprop_mlp", points=2, name="activation_vjp",
         title="The reverse rules of tanh and the sigmoid, from their outputs",
         checker=ActivationVjps(),
-        hint="h is the activation's OUTPUT, not its input. tanh'(z) = 1 - tanh(z)**2 = "
-             "1 - h**2, and sigmoid'(z) = sigmoid(z) (1 - sigmoid(z)) = h * (1 - h). "
-             "Multiply elementwise by the incoming adjoint dh: dz = dh * (1 - h**2) for "
-             "'tanh', dz = dh * h * (1 - h) for 'sigmoid'.",
+        hint="The chain rule through an elementwise activation: dz is dh times the "
+             "activation's derivative at z, entry by entry. You are given h, the "
+             "activation's OUTPUT, not z, and both derivatives can be written from the "
+             "output alone.",
+        more_hints=(
+            "The derivatives in terms of the output: tanh'(z) = 1 - tanh(z)**2 = "
+            "1 - h**2, and sigmoid'(z) = sigmoid(z) (1 - sigmoid(z)) = h (1 - h). Do not "
+            "apply tanh or the sigmoid to h again: h already is tanh(z) or sigmoid(z).",
+            "Outline: look at kind; for 'tanh' multiply dh entry by entry with 1 - h**2, "
+            "for 'sigmoid' with h (1 - h); return the result, which has the shape of h. "
+            "No matrix products and no sums.",
+        ),
+        mistakes=(
+            Mistake("activation-applied-to-output", lambda c: _activation(c, _twice),
+                    lambda c: _activation_says(
+                        c, _twice, lambda kind: f"the h you get is already {kind}(z), but "
+                        f"you applied "
+                        f"{kind} to it again (the derivative's formula in z, taken at h)")),
+            Mistake("incoming-adjoint-dropped", lambda c: _activation(c, _undriven),
+                    lambda c: _activation_says(
+                        c, _undriven, lambda kind: "you returned the local derivative "
+                        "alone; the chain rule multiplies it by the incoming adjoint dh")),
+            Mistake("activation-rules-swapped", lambda c: _activation(c, _exchanged),
+                    lambda c: _activation_says(
+                        c, _exchanged, lambda kind: "the rules are swapped: tanh' is "
+                        "1 - h**2 and the sigmoid's is h (1 - h)")),
+        ),
     ),
     Exercise(
         id="07.sgd_step", notebook="07_backprop_mlp", points=1, name="sgd_step",
         title="One step of gradient descent", checker=SgdStep(),
-        hint="Gradient descent moves every parameter AGAINST its gradient, by the "
-             "learning rate: new_p = p - lr * g. Return a list with one new array per "
-             "parameter, in the order of params: [p - lr * g for p, g in zip(params, "
-             "grads)].",
+        hint="The gradient points uphill, where the loss grows fastest. Gradient descent "
+             "moves each parameter the other way, by a small step whose size the "
+             "learning rate sets.",
+        more_hints=(
+            "Key formula, for each parameter p with gradient g: the new value is "
+            "p - lr * g, entry by entry.",
+            "Outline: go through params and grads together (zip), compute each new "
+            "parameter, collect them in a list in the order of params and return it. "
+            "New arrays are fine; so is updating in place and returning params.",
+        ),
+        mistakes=(
+            Mistake("gradient-ascent", lambda c: _sgd(c, _ascent),
+                    lambda c: _sgd_says(c, _ascent, "you moved UP the gradient (p + lr * "
+                                        "g), which makes the loss grow")),
+            Mistake("learning-rate-forgotten", lambda c: _sgd(c, _no_rate),
+                    lambda c: _sgd_says(c, _no_rate, "the step is lr * g, but you subtracted "
+                                        "the whole gradient")),
+            Mistake("step-returned", lambda c: _sgd(c, _only_step),
+                    lambda c: _sgd_says(c, _only_step, "you returned the step lr * g instead "
+                                        "of the parameter after the step, p - lr * g")),
+        ),
     ),
 )

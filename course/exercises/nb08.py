@@ -9,7 +9,7 @@ import numpy as np
 
 import adlab as ad
 from course.checkers import Checker, WrongOutput, number
-from course.exercise import Exercise
+from course.exercise import Exercise, Mistake
 from course.result import fmt, safe_repr
 
 # ---------------------------------------------------------------------------------
@@ -257,34 +257,308 @@ class StoredValues(Checker):
         return f"{fname}(nodes, reads) for the trace  {lines}"
 
 
+# ---------------------------------------------------------------------------------
+# Known mistakes: what confused learners answer, computed from a case
+# ---------------------------------------------------------------------------------
+
+SUMS = ("add", "sub")
+
+
+def kept_by(case: dict, *, sum_operands: bool = False, outputs: bool = True,
+            constant_rules: bool = False) -> set[str]:
+    """The nodes kept under a learner's rule of thumb (adlab's own rules by default).
+
+    ``sum_operands``: + and - are taken to read their node operands; ``outputs=False``:
+    a rule's read of its own output ("ans") is overlooked; ``constant_rules``: the rule
+    of a constant argument is taken to run as well.
+    """
+    table = reads_table()
+    kept: set[str] = set()
+    for node, op, operands in plain_nodes(spec_trace(case)):
+        stands_for = {"ans": node, **dict(zip(("x", "y"), operands))}
+        for position, operand in enumerate(operands):
+            named = isinstance(operand, str)
+            if sum_operands and op in SUMS and named:
+                kept.add(operand)
+            if not (named or constant_rules):
+                continue
+            roles = [r for r in table[op][position] if outputs or r != "ans"]
+            kept.update(stands_for[r] for r in roles if isinstance(stands_for[r], str))
+    return kept
+
+
+def as_stored(case: dict, kept: set[str]) -> dict:
+    return {f"{n.name} stored": float(n.name in kept) for n in spec_trace(case).nodes}
+
+
+def node_text(node: Any) -> str:
+    shown = ", ".join(a if isinstance(a, str) else fmt(a) for a in node.args)
+    return f"{node.name} = {node.op}({shown})"
+
+
+def names_text(names: Any) -> str:
+    return ", ".join(sorted(names, key=lambda n: int(n[1:]))) or "none"
+
+
+def explain_sum_operands(case: dict) -> str:
+    t = spec_trace(case)
+    value = {n.name: n.value for n in t.nodes}
+    extra = kept_by(case, sum_operands=True) - set(t.saved())
+    for node in t.nodes:
+        wrong = [a for a in node.args if node.op in SUMS and a in extra]
+        if wrong:
+            values = " and ".join(f"{a} = {fmt(value[a])}" for a in wrong)
+            return (f"the node {node_text(node)} reads nothing: the partials of + and - are the "
+                    f"constants 1 and -1, so its operands ({values}) are not kept for it; "
+                    f"the values some rule reads are {names_text(t.saved())}")
+    return "add and sub read nothing: their partials are constants"
+
+
+def explain_outputs(case: dict) -> str:
+    t = spec_trace(case)
+    missing = set(t.saved()) - kept_by(case, outputs=False)
+    for node in t.nodes:
+        if node.name in missing:
+            return (f"in {node_text(node)} = {fmt(node.value)} the rule of {node.op} reads its "
+                    f"own OUTPUT (reads[{node.op!r}] holds 'ans'), so {node.name} is kept "
+                    "too; exp, tanh and sigmoid compute their partial from the result")
+    return "exp, tanh and sigmoid read their own output ('ans'), which is kept"
+
+
+def explain_constant_rules(case: dict) -> str:
+    t = spec_trace(case)
+    extra = kept_by(case, constant_rules=True) - set(t.saved())
+    for node in t.nodes:
+        constants = [a for a in node.args if not isinstance(a, str)]
+        if constants and (node.name in extra or any(a in extra for a in node.args)):
+            return (f"in {node_text(node)} the constant {fmt(constants[0])} is not "
+                    "differentiated, so its rule never runs and reads nothing: "
+                    f"{names_text(extra)} should not be kept")
+    return "the rule of a constant argument never runs"
+
+
+def explain_every_node(case: dict) -> str:
+    t = spec_trace(case)
+    return (f"you kept all {len(t.nodes)} nodes, but reverse mode keeps only the values some "
+            f"rule reads: here {names_text(t.saved())}; + and - read nothing, and a node "
+            "only a sum uses is dropped")
+
+
+def layer_widths(case: dict) -> list[int]:
+    return list(case["widths"][1:])
+
+
+def saved_numbers(case: dict, activation: str | None = None) -> int:
+    """Numbers kept per batch when the activation is taken to be ``activation``."""
+    w = layer_widths(case)
+    if (activation or case["activation"]) == "relu":
+        return case["batch"] * (sum(w) + sum(w[:-1]))  # every z_l, and h_l for a product
+    return case["batch"] * sum(w)                       # h_l, read by act and by a product
+
+
+def explain_float32(case: dict) -> str:
+    n = saved_numbers(case)
+    return (f"you counted 4 bytes a number (float32), but adlab computes in float64, 8 bytes "
+            f"a number: the {n} kept numbers take {8 * n} bytes, not {4 * n}")
+
+
+def explain_per_example(case: dict) -> str:
+    n, batch = saved_numbers(case), case["batch"]
+    return (f"you counted one example, {8 * n // batch} bytes, but every kept array has "
+            f"batch = {batch} rows: {8 * n} bytes for the whole batch")
+
+
+def explain_relu_outputs(case: dict) -> str:
+    w, batch = layer_widths(case), case["batch"]
+    return (f"you kept each layer's output h_l as for tanh, but relu's rule reads its INPUT "
+            f"z_l (where it was positive): {batch} x {sum(w)} numbers for z_1..z_{len(w)}, "
+            f"plus {batch} x {sum(w[:-1])} for the outputs a next product reads, "
+            f"{8 * saved_numbers(case)} bytes in all")
+
+
+def explain_squashing_inputs(case: dict) -> str:
+    w, act = layer_widths(case), case["activation"]
+    return (f"the rule of {act} reads its OUTPUT h_l, not its input: the pre-activations "
+            f"z_l are read by no rule (+ reads nothing), so only the {case['batch']} x "
+            f"{sum(w)} outputs are kept, {8 * saved_numbers(case)} bytes, not "
+            f"{8 * saved_numbers(case, 'relu')}")
+
+
+def explain_activation_reads(case: dict) -> str:
+    w, act = layer_widths(case), case["activation"]
+    read = "its input z_l" if act == "relu" else f"its output h_l (h_{len(w)} included)"
+    return (f"you counted only what the next layer's product reads ({case['batch']} x "
+            f"{sum(w[:-1])} numbers), but the rule of {act} reads a value as well, {read}: "
+            f"{8 * saved_numbers(case)} bytes")
+
+
+def model_plan(L: int, a: int, budget: int, peak: Any) -> tuple[int, int]:
+    """The first plan, fewest m then shortest k, that the peak model ``peak`` says fits."""
+    for m in range(L + 1):
+        for k in (range(1, m + 1) if m else (1,)):
+            if peak(L, m, k) * a <= budget:
+                return m, k
+    return L, L
+
+
+def plan_outputs(case: dict, plan: tuple[int, int]) -> dict:
+    m, k = plan
+    fits = peak_units(case["L"], m, k) * case["a"] <= case["budget"]
+    return {"checkpointed layers": float(m), "fits the budget": float(fits)}
+
+
+def no_segment_peak(L: int, m: int, k: int) -> int:
+    return L if m == 0 else (L - m) + math.ceil(m / k)
+
+
+def floor_peak(L: int, m: int, k: int) -> int:
+    return L if m == 0 else (L - m) + m // k + k
+
+
+def layers_plan(case: dict) -> tuple[int, int]:
+    """The plan when the peak, in layers, is compared with the budget in bytes."""
+    return model_plan(case["L"], 1, case["budget"], peak_units)
+
+
+def sqrt_plan(case: dict) -> tuple[int, int]:
+    return case["L"], max(1, round(math.sqrt(case["L"])))
+
+
+def explain_no_segment(case: dict) -> str:
+    L, a, budget = case["L"], case["a"], case["budget"]
+    m, k = model_plan(L, a, budget, no_segment_peak)
+    return (f"your plan (m = {m}, k = {k}) leaves out the {k} outputs alive while a segment "
+            f"is recomputed: its peak is ({L} - {m}) + {math.ceil(m / k)} + {k} = "
+            f"{peak_units(L, m, k)} layers' worth, more than the {budget / a:.4g} the budget "
+            "holds")
+
+
+def explain_floor(case: dict) -> str:
+    L, a, budget = case["L"], case["a"], case["budget"]
+    m, k = model_plan(L, a, budget, floor_peak)
+    return (f"floor division m // k undercounts the segments when k does not divide m: "
+            f"{m} layers in segments of {k} make ceil({m} / {k}) = {math.ceil(m / k)} "
+            f"segments, not {m // k}, so the plan's peak is {peak_units(L, m, k)} layers' "
+            f"worth, over the {budget / a:.4g} the budget holds")
+
+
+def explain_layers(case: dict) -> str:
+    L, a, budget = case["L"], case["a"], case["budget"]
+    m, k = layers_plan(case)
+    return (f"you compared a peak counted in layers ({peak_units(L, m, k)}) with a budget in "
+            f"bytes ({budget}); multiply by a = {a} first: that plan needs "
+            f"{peak_units(L, m, k) * a} bytes")
+
+
+def explain_sqrt(case: dict) -> str:
+    L, a, budget = case["L"], case["a"], case["budget"]
+    want = fewest_recomputed(L, a, budget)
+    return (f"checkpointing all {L} layers in segments of about sqrt({L}) gives the smallest "
+            f"peak, but the task is the fewest recomputed layers that fit {budget / a:.4g} "
+            f"layers' worth: m = {want}, not {L}")
+
+
 EXERCISES = (
     Exercise(
         id="08.stored_values", notebook="08_memory_and_cost", points=2,
         name="stored_values", title="Which values reverse mode stores",
         checker=StoredValues(),
-        hint="Walk over the operations (skip the inputs). For each argument that is a "
-             "node (a str, not a number), look up what that argument's rule reads: "
-             "reads[op][i] holds 'x' (the first argument), 'y' (the second) or 'ans' (the "
-             "node itself). Add the names those stand for, when they are nodes. The rule "
-             "of a constant argument never runs, so it reads nothing; + and - read "
-             "nothing at all.",
+        hint="A value is kept only when the reverse rule of some argument reads it. You "
+             "need no rule by heart: the table reads says, for every operation and every "
+             "argument position, what that argument's rule reads. Inputs are nodes too.",
+        more_hints=(
+            "reads[op][i] names roles, not nodes: 'x' is the operation's first argument, "
+            "'y' its second and 'ans' the operation's own output (the node being defined). "
+            "Turn each role into what it stands for and keep it only if that is a node name "
+            "(a str); a constant is not a node. Only the rules of node arguments run: a "
+            "constant is not differentiated.",
+            "Outline: start from an empty set; go through the nodes, skipping the inputs; "
+            "for each position whose argument is a str, look its roles up in the table, map "
+            "them to names or numbers and add the names; return the set. For "
+            "f = (x1*x2 - (x3+x4))**2 only x1, x2 and c remain: + and - read nothing.",
+        ),
+        mistakes=(
+            Mistake("sum-operands-stored",
+                    lambda c: as_stored(c, kept_by(c, sum_operands=True)),
+                    explain_sum_operands),
+            Mistake("output-read-forgotten",
+                    lambda c: as_stored(c, kept_by(c, outputs=False)),
+                    explain_outputs),
+            Mistake("constant-rule-run",
+                    lambda c: as_stored(c, kept_by(c, constant_rules=True)),
+                    explain_constant_rules),
+            Mistake("every-node-stored",
+                    lambda c: as_stored(c, {n.name for n in spec_trace(c).nodes}),
+                    explain_every_node),
+        ),
     ),
     Exercise(
         id="08.saved_bytes", notebook="08_memory_and_cost", points=2, name="saved_bytes",
         title="Predict the bytes reverse mode stores for a network", checker=SavedBytes(),
-        hint="Per layer l (width w_l): the matmul reads its input h_{l-1} (and W_l, an "
-             "input), the + reads nothing, tanh and sigmoid read their OUTPUT h_l, relu "
-             "reads its INPUT z_l. The network's inputs x, W, b are not counted, nor is "
-             "anything only + or sum reads. Each stored value is a (batch, w_l) float64 "
-             "array: 8 * batch * w_l bytes, counted once even if two rules read it.",
+        hint="Count only the intermediates some reverse rule reads. A layer "
+             "h_l = act(h_{l-1} W_l + b_l) has three rules (the product, the +, the "
+             "activation): ask which value each one reads, and whether it is an input "
+             "(x, W, b: not counted) or an intermediate (counted). relu differs from tanh "
+             "and sigmoid here.",
+        more_hints=(
+            "The product reads h_{l-1} (and W_l, an input); the + reads nothing; tanh and "
+            "sigmoid read their OUTPUT h_l, relu its INPUT z_l = h_{l-1} W_l + b_l. A kept "
+            "value of layer l is a (batch, w_l) float64 array, 8 * batch * w_l bytes, "
+            "counted once even when two rules read it.",
+            "Outline: take the layer widths (widths without the input's width); list the "
+            "kept arrays for the activation at hand (tanh and sigmoid: every output h_l, the "
+            "last one included; relu: every z_l, and the outputs that a next product "
+            "reads); add their widths, then multiply by the batch and by 8. Check: 32 rows "
+            "through 64 -> 32 -> 16 with tanh keep 12288 bytes.",
+        ),
+        mistakes=(
+            Mistake("float32-bytes",
+                    lambda c: {"bytes": 4.0 * saved_numbers(c)}, explain_float32),
+            Mistake("per-example",
+                    lambda c: {"bytes": 8.0 * saved_numbers(c) / c["batch"]},
+                    explain_per_example),
+            Mistake("relu-input-not-counted",
+                    lambda c: {"bytes": 8.0 * saved_numbers(c, "tanh")},
+                    explain_relu_outputs),
+            Mistake("pre-activation-counted",
+                    lambda c: {"bytes": 8.0 * saved_numbers(c, "relu")},
+                    explain_squashing_inputs),
+            Mistake("activation-read-forgotten",
+                    lambda c: {"bytes": 8.0 * c["batch"] * sum(layer_widths(c)[:-1])},
+                    explain_activation_reads),
+        ),
     ),
     Exercise(
         id="08.checkpoint_plan", notebook="08_memory_and_cost", points=3,
         name="checkpoint_plan", title="Checkpoints for a memory budget",
         checker=CheckpointPlan(),
-        hint="Try every plan: for m = 0, 1, ..., L (fewest recomputed layers first) and "
-             "k = 1..m, the peak is a * ((L - m) + ceil(m / k) + k) (with m = 0: a * L). "
-             "Return the first (m, k) whose peak is <= budget. Use math.ceil: a shorter "
-             "last segment still needs its own stored input.",
+        hint="Judge every plan by its peak, the most activations alive at one time, and "
+             "search the plans in order of recomputation: fewer checkpointed layers m "
+             "first. The first plan whose peak fits the budget is the answer.",
+        more_hints=(
+            "In layers' worth, checkpointing the first m of L layers in segments of k peaks "
+            "at the L - m plain outputs, plus one stored input per segment (ceil(m / k): a "
+            "shorter last segment needs one too), plus the k outputs alive while a segment "
+            "is recomputed. Multiply by a before comparing with the budget, which is in "
+            "bytes; with m = 0 the peak is L layers.",
+            "Outline: if all L layers fit, return (0, 1); otherwise let m run upwards from "
+            "1 to L and, for each m, k from 1 to m; compute the peak in bytes (math.ceil "
+            "for the segment count) and return the first (m, k) within the budget. Check: "
+            "L = 16 with room for 10 layers gives m = 14, k = 4 (2 + 4 + 4).",
+        ),
+        mistakes=(
+            Mistake("recomputed-segment-forgotten",
+                    lambda c: plan_outputs(c, model_plan(c["L"], c["a"], c["budget"],
+                                                         no_segment_peak)),
+                    explain_no_segment),
+            Mistake("segments-floored",
+                    lambda c: plan_outputs(c, model_plan(c["L"], c["a"], c["budget"],
+                                                         floor_peak)),
+                    explain_floor),
+            Mistake("peak-in-layers-not-bytes",
+                    lambda c: plan_outputs(c, layers_plan(c)), explain_layers),
+            Mistake("sqrt-rule-always",
+                    lambda c: plan_outputs(c, sqrt_plan(c)), explain_sqrt),
+        ),
     ),
 )

@@ -9,7 +9,7 @@ import numpy as np
 
 import adlab as ad
 from course.checkers import Checker, number
-from course.exercise import NUMERIC, SYMBOLIC, Exercise, everything_but
+from course.exercise import NUMERIC, SYMBOLIC, Exercise, Mistake, everything_but
 from course.provided import Provided, scalar_function
 from course.result import fmt
 
@@ -140,36 +140,205 @@ class SecondDerivative(FunctionChecker):
         return {"d2": np.asarray(case["v"] @ H @ case["v"], float)}
 
 
+# ---------------------------------------------------------------------------------
+# Known mistakes: what confused learners answer, computed from a case
+# ---------------------------------------------------------------------------------
+
+def derivatives(case: dict, at: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """The gradient and the Hessian of the case's function at ``at`` (default: x)."""
+    f = scalar_function(case)
+    x = np.asarray(case["x"] if at is None else at, dtype=float)
+    return np.asarray(ad.grad(f)(x), float), np.asarray(ad.hessian(f)(x), float)
+
+
+def curvature(case: dict, at: Any = None) -> float:
+    v = np.asarray(case["v"], dtype=float)
+    return float(v @ derivatives(case, at)[1] @ v)
+
+
+def slope(case: dict) -> float:
+    return float(derivatives(case)[0] @ case["v"])
+
+
+def h_times(case: dict, u: Any) -> np.ndarray:
+    return derivatives(case)[1] @ np.asarray(u, dtype=float)
+
+
+def newton_d(case: dict) -> np.ndarray:
+    """d = H^{-1} g at the case's x; the Newton point is x - d."""
+    g, H = derivatives(case)
+    return np.linalg.solve(H, g)
+
+
+def explain_first_derivative(case: dict) -> str:
+    return (f"that is the slope g'(0) = v . grad f(x) = {fmt(slope(case))}: ad.grad was "
+            "applied to g once; the curvature needs a second ad.grad on top, "
+            f"g''(0) = {fmt(curvature(case))}")
+
+
+def explain_half(case: dict) -> str:
+    d2 = curvature(case)
+    return (f"you halved it: {fmt(d2 / 2)} is the coefficient of t**2 in the Taylor series of "
+            f"g(t) = f(x + t v); the second derivative itself is g''(0) = {fmt(d2)}")
+
+
+def explain_second_v(case: dict) -> str:
+    return (f"that is the vector H v = {fmt(h_times(case, case['v']))}, not one number: the "
+            f"second v is missing, v . (H v) = {fmt(curvature(case))} is the curvature along "
+            f"v = {fmt(case['v'])}")
+
+
+def explain_t_one(case: dict) -> str:
+    x, v = np.asarray(case["x"], float), np.asarray(case["v"], float)
+    return (f"you evaluated g'' at t = 1, that is at x + v = {fmt(x + v)}, where the "
+            f"curvature is {fmt(curvature(case, x + v))}; the line starts at t = 0, x = "
+            f"{fmt(x)}: g''(0) = {fmt(curvature(case))}")
+
+
+def explain_gradient(case: dict) -> str:
+    return (f"that is the gradient grad f(x) = {fmt(derivatives(case)[0])}, the first "
+            "element of the pair ad.jvp returns (the value of ad.grad(f)); H v is the "
+            f"second element, the tangent: {fmt(h_times(case, case['v']))}")
+
+
+def explain_ones(case: dict) -> str:
+    ones = np.ones(len(case["v"]))
+    return (f"that is H times a seed of ones, {fmt(h_times(case, ones))}: the tangent seed "
+            f"chooses the direction, so seed with v = {fmt(case['v'])} itself, which gives "
+            f"H v = {fmt(h_times(case, case['v']))}")
+
+
+def explain_jvp_of_f(case: dict) -> str:
+    return (f"that is one number, the directional derivative of f itself, v . grad f(x) = "
+            f"{fmt(slope(case))}; H v is the directional derivative of the GRADIENT: push the "
+            f"seed v through ad.grad(f), which gives {fmt(h_times(case, case['v']))}")
+
+
+def explain_two_runs(case: dict) -> str:
+    return (f"your H v = {fmt(h_times(case, case['v']))} took 2 runs of f, one per gradient: "
+            "finite differences of the gradient (at x + h v and x - h v, which also lose "
+            f"digits) or H built column by column ({len(case['v'])} columns here); the JVP of "
+            "ad.grad(f) with the seed v gets H v from a single run")
+
+
+def explain_uphill(case: dict) -> str:
+    x, d = np.asarray(case["x"], float), newton_d(case)
+    return (f"you added the step: x + H^-1 g = {fmt(x + d)}. Newton's step solves H d = -g, "
+            f"so the new point is x - H^-1 g = {fmt(x - d)}; the other sign goes uphill")
+
+
+def explain_gradient_step(case: dict) -> str:
+    x = np.asarray(case["x"], float)
+    g = derivatives(case)[0]
+    return (f"a gradient-descent step of size 1 lands on x - g = {fmt(x - g)}; Newton's "
+            f"method rescales g = {fmt(g)} by the inverse Hessian: x - H^-1 g = "
+            f"{fmt(x - newton_d(case))}")
+
+
+def explain_not_inverted(case: dict) -> str:
+    x = np.asarray(case["x"], float)
+    g, H = derivatives(case)
+    return (f"you multiplied g by H, x - H g = {fmt(x - H @ g)}; Newton's method divides by "
+            f"the curvature: solve H d = g, d = {fmt(newton_d(case))}, and return x - d = "
+            f"{fmt(x - newton_d(case))}")
+
+
+def explain_step_only(case: dict) -> str:
+    x, d = np.asarray(case["x"], float), newton_d(case)
+    return (f"you returned the step -H^-1 g = {fmt(-d)} itself; the new point is x plus "
+            f"that step, {fmt(x)} + {fmt(-d)} = {fmt(x - d)}")
+
+
 EXERCISES = (
     Exercise(
         id="09.second_derivative", notebook="09_higher_order", points=2,
         name="second_derivative", title="A second derivative along a line, by nesting grad",
         off=everything_but("ad.grad", "ad.value_and_grad", "ad.jvp", "ad.vjp", "Var.backward"),
         checker=SecondDerivative(),
-        hint="Restrict f to the line through x in the direction v: g(t) = f(x + t * v) is "
-             "a function of one number t. Its second derivative is ad.grad(ad.grad(g)), "
-             "evaluated at t = 0.0. (It equals v @ H @ v, but do not build H.) At (2, 3) "
-             "with v = (1, 0) it is -sin(2) = -0.909297.",
+        hint="Make f a function of ONE number: walk along the line through x in the "
+             "direction v. The curvature of f along v is the second derivative of that "
+             "one-variable function where the walk starts, and ad.grad nests on a scalar "
+             "function of a scalar. No Hessian is needed.",
+        more_hints=(
+            "With g(t) = f(x + t * v) (t a plain float): g'(0) = v . grad f(x) and "
+            "g''(0) = v @ H @ v. So differentiate g twice, not once, evaluate at t = 0.0 "
+            "(not at 1), and take no factor 1/2: that would be a Taylor coefficient.",
+            "Outline: define g as a small inner function of t that closes over x and v; "
+            "transform it with ad.grad, transform the result with ad.grad again, call that "
+            "at 0.0 and return the number. Check: at (2, 3), v = (1, 0) gives "
+            "-sin(2) = -0.909297 and v = (1, 1) gives 1.090703.",
+        ),
+        mistakes=(
+            Mistake("first-derivative-only", lambda c: {"d2": slope(c)},
+                    explain_first_derivative),
+            Mistake("taylor-half", lambda c: {"d2": curvature(c) / 2}, explain_half),
+            Mistake("second-v-missing", lambda c: {"d2": h_times(c, c["v"])},
+                    explain_second_v),
+            Mistake("evaluated-at-t-one",
+                    lambda c: {"d2": curvature(c, np.asarray(c["x"], float) + c["v"])},
+                    explain_t_one),
+        ),
     ),
     Exercise(
         id="09.hvp", notebook="09_higher_order", points=3,
         name="hvp", title="A Hessian-vector product without the Hessian",
         off=everything_but("ad.grad", "ad.value_and_grad", "ad.jvp", "ad.vjp", "Var.backward"),
         checker=Hvp(),
-        hint="H v is the directional derivative of the gradient in the direction v: "
-             "forward mode over reverse mode, ad.jvp(ad.grad(f), (x,), (v,)) returns "
-             "(grad f(x), H v); return the second entry. It runs f once; ad.hessian(f)(x) "
-             "@ v gives the same numbers but runs f n times and stores n*n numbers.",
+        hint="H v says how the gradient changes when x moves in the direction v: it is a "
+             "directional derivative of the gradient FUNCTION. Forward mode computes "
+             "directional derivatives, and its seed is v (not ones).",
+        more_hints=(
+            "H v = d/de grad f(x + e v) at e = 0: the JVP of the function ad.grad(f) at the "
+            "point x with the tangent v. ad.jvp returns a pair (value, tangent): the value "
+            "is the gradient itself, the tangent is H v.",
+            "Outline: build the gradient function with ad.grad; hand it to ad.jvp together "
+            "with the point and the seed, each wrapped in a 1-tuple; keep the tangent of the "
+            "pair. That runs f once: no finite differences of the gradient and no columns of "
+            "H (each would run f again).",
+        ),
+        mistakes=(
+            Mistake("gradient-not-hv",
+                    lambda c: {"Hv": derivatives(c)[0], "runs_of_f": 1.0}, explain_gradient),
+            Mistake("seed-of-ones",
+                    lambda c: {"Hv": h_times(c, np.ones(len(c["v"]))), "runs_of_f": 1.0},
+                    explain_ones),
+            Mistake("jvp-of-f", lambda c: {"Hv": slope(c), "runs_of_f": 1.0},
+                    explain_jvp_of_f),
+            Mistake("hv-in-two-runs",
+                    lambda c: {"Hv": h_times(c, c["v"]), "runs_of_f": 2.0},
+                    explain_two_runs),
+        ),
     ),
     Exercise(
         id="09.newton_step", notebook="09_higher_order", points=2,
         name="newton_step", title="One step of Newton's method",
         off=NUMERIC + SYMBOLIC,
         checker=NewtonStep(),
-        hint="Newton's step solves H d = g for d, with g the gradient and H the "
-             "Hessian of f at x (adlab computes both), and moves AGAINST d: the new "
-             "point is x minus d. Solve the linear system (np.linalg.solve) rather "
-             "than inverting H. Subtracting g itself would be a gradient-descent step;"
-             " adding d goes uphill.",
+        hint="Newton's method replaces f near x by its second-order Taylor model, built "
+             "from the gradient g and the Hessian H at x (adlab gives both), and jumps to "
+             "the point where that model is smallest.",
+        more_hints=(
+            "The model's gradient g + H d vanishes for the step d that solves H d = -g; the "
+            "new point is x + d = x - H^-1 g. Solve the linear system (np.linalg.solve) "
+            "instead of forming the inverse, and divide by the curvature: multiplying by H "
+            "is not the same.",
+            "Outline: the gradient and the Hessian of f at x from adlab; the step from one "
+            "linear solve; return the new POINT, x plus the step (not the step alone). "
+            "Moving along +H^-1 g goes uphill, and subtracting g alone is a gradient step. "
+            "Check: from (-1.2, 1) on Rosenbrock the step lands on (-1.175281, 1.380674).",
+        ),
+        mistakes=(
+            Mistake("newton-uphill",
+                    lambda c: {"x_new": np.asarray(c["x"], float) + newton_d(c)},
+                    explain_uphill),
+            Mistake("gradient-step",
+                    lambda c: {"x_new": np.asarray(c["x"], float) - derivatives(c)[0]},
+                    explain_gradient_step),
+            Mistake("hessian-not-inverted",
+                    lambda c: {"x_new": np.asarray(c["x"], float)
+                               - derivatives(c)[1] @ derivatives(c)[0]},
+                    explain_not_inverted),
+            Mistake("step-without-x", lambda c: {"x_new": -newton_d(c)}, explain_step_only),
+        ),
     ),
 )

@@ -1,0 +1,287 @@
+"""Notebooks 04 and 05: each known mistake, made by a learner function written as a
+learner would write it, is named (its code, the case's numbers); the notebook's own
+solutions still pass; every exercise has three hint stages."""
+
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+import adlab as ad
+from course import catalog, check
+from course.expr import Multiply, Plus, Variable
+
+SOURCES = Path(__file__).resolve().parents[1] / "course" / "sources"
+NOTEBOOKS = ("04_reverse_mode", "05_jacobians_and_cost")
+EXERCISES = ("04.shared_adjoint", "04.saved_values", "04.derive", "05.jacfwd_from_jvp",
+             "05.jacrev_from_vjp", "05.choose_mode", "05.matmul_vjp")
+
+
+@pytest.fixture(autouse=True)
+def private_store(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADLAB_COURSE_DB", str(tmp_path / "p.sqlite3"))
+
+
+@pytest.fixture(scope="module")
+def solutions():
+    """The source notebooks' setup and exercise cells, run: the reference solutions."""
+    namespace: dict = {}
+    for stem in NOTEBOOKS:
+        notebook = nbformat.read(SOURCES / f"{stem}.ipynb", as_version=4)
+        for cell in notebook.cells:
+            meta = cell.metadata.get("course", {})
+            if cell.cell_type == "code" and (meta.get("setup") or meta.get("exercise")):
+                exec(cell.source, namespace)
+    return namespace
+
+
+# -- 04.shared_adjoint: z = x * (x + y) + y * y ----------------------------------------
+
+def sweep_overwriting(x, y):
+    a = x + y
+    b = x * a
+    c = y * y
+    z = b + c
+    b_bar = c_bar = 1.0
+    y_bar = c_bar * y + c_bar * y
+    x_bar = b_bar * a
+    a_bar = b_bar * x
+    x_bar = a_bar          # overwrites what came through b
+    y_bar = a_bar          # overwrites what came through c
+    return z, x_bar, y_bar
+
+
+def sweep_without_a(x, y):
+    a = x + y
+    z = x * a + y * y
+    x_bar = 1.0 * a        # from b = x * a only
+    y_bar = 1.0 * y + 1.0 * y
+    return z, x_bar, y_bar  # the adjoint of a never reaches x and y
+
+
+def sweep_square_once(x, y):
+    a = x + y
+    z = x * a + y * y
+    a_bar = x
+    x_bar = a + a_bar
+    y_bar = y + a_bar      # c = y * y taken as if y were one factor
+    return z, x_bar, y_bar
+
+
+# -- 04.saved_values -----------------------------------------------------------------
+
+def saved_by(reads):
+    """A saved_values that stores, for each op, what ``reads[op]`` says it reads."""
+    def saved_values(program):
+        stored = set()
+        for name, op, *operands in program:
+            if reads.get(op) == "operands":
+                stored.update(operands)
+            elif reads.get(op) == "result":
+                stored.add(name)
+        return stored
+    return saved_values
+
+
+PRODUCTS = {"mul": "operands", "sin": "operands", "square": "operands"}
+saved_with_sums = saved_by({**PRODUCTS, "exp": "result", "add": "operands",
+                            "sub": "operands"})
+saved_exp_operand = saved_by({**PRODUCTS, "exp": "operands"})
+
+
+def saved_intermediates(program):
+    return {name for name, *_ in program[:-1]}   # "it needs a, b and c"
+
+
+# -- 04.derive -------------------------------------------------------------------------
+
+def derive_overwriting(expr, seed, adjoints):
+    if isinstance(expr, Variable):
+        adjoints[expr.name] = seed
+    elif isinstance(expr, Plus):
+        derive_overwriting(expr.a, seed, adjoints)
+        derive_overwriting(expr.b, seed, adjoints)
+    elif isinstance(expr, Multiply):
+        derive_overwriting(expr.a, seed * expr.b.evaluate(), adjoints)
+        derive_overwriting(expr.b, seed * expr.a.evaluate(), adjoints)
+
+
+def derive_own_factor(expr, seed, adjoints):
+    if isinstance(expr, Variable):
+        adjoints[expr.name] = adjoints.get(expr.name, 0.0) + seed
+    elif isinstance(expr, Plus):
+        derive_own_factor(expr.a, seed, adjoints)
+        derive_own_factor(expr.b, seed, adjoints)
+    elif isinstance(expr, Multiply):
+        derive_own_factor(expr.a, seed * expr.a.evaluate(), adjoints)
+        derive_own_factor(expr.b, seed * expr.b.evaluate(), adjoints)
+
+
+def derive_partial_only(expr, seed, adjoints):
+    if isinstance(expr, Variable):
+        adjoints[expr.name] = adjoints.get(expr.name, 0.0) + seed
+    elif isinstance(expr, Plus):
+        derive_partial_only(expr.a, seed, adjoints)
+        derive_partial_only(expr.b, seed, adjoints)
+    elif isinstance(expr, Multiply):
+        derive_partial_only(expr.a, expr.b.evaluate(), adjoints)
+        derive_partial_only(expr.b, expr.a.evaluate(), adjoints)
+
+
+# -- 05.jacfwd_from_jvp and 05.jacrev_from_vjp -------------------------------------------
+
+def jacobian_fwd_rows(f, x):
+    return np.array([ad.jvp(f, (x,), (e,))[1] for e in np.eye(len(x))])
+
+
+def jacobian_fwd_ones(f, x):
+    n = len(x)
+    return np.stack([ad.jvp(f, (x,), (np.ones(n),))[1] for _ in range(n)], axis=1)
+
+
+def jacobian_fwd_sizing_jvp(f, x):
+    y, _ = ad.jvp(f, (x,), (np.zeros(len(x)),))   # to learn m
+    J = np.zeros((len(y), len(x)))
+    for j, e in enumerate(np.eye(len(x))):
+        J[:, j] = ad.jvp(f, (x,), (e,))[1]
+    return J
+
+
+def jacobian_rev_columns(f, x):
+    y, pullback = ad.vjp(f, x)
+    return np.stack([pullback(e)[0] for e in np.eye(len(y))], axis=1)
+
+
+def jacobian_rev_each_row(f, x):
+    m = len(f(x))
+    rows = []
+    for e in np.eye(m):
+        _, pullback = ad.vjp(f, x)
+        rows.append(pullback(e)[0])
+    return np.stack(rows)
+
+
+def jacobian_rev_ones(f, x):
+    y, pullback = ad.vjp(f, x)
+    return pullback(np.ones(len(y)))[0]
+
+
+# -- 05.choose_mode and 05.matmul_vjp ----------------------------------------------------
+
+def choose_swapped(n, m):
+    return "forward" if n > m else "reverse"
+
+
+def matmul_w_bar_transposed(y_bar, x, W):
+    return y_bar @ W.T, y_bar.T @ x
+
+
+def matmul_x_bar_transposed(y_bar, x, W):
+    return W @ y_bar.T, x.T @ y_bar
+
+
+def matmul_batch_mean(y_bar, x, W):
+    return y_bar @ W.T, x.T @ y_bar / len(x)
+
+
+#: (exercise, mistake code): the learner function and what its feedback must say
+LEARNERS = {
+    ("04.shared_adjoint", "adjoint-overwritten"): (sweep_overwriting,
+                                                   "a + x = 5 + 2 = 7, not 2"),
+    ("04.shared_adjoint", "forgotten-path"): (sweep_without_a,
+                                              "x_bar = 5 + 2 = 7 (not 5)"),
+    ("04.shared_adjoint", "square-counted-once"): (sweep_square_once,
+                                                   "y_bar = 6 + 2 = 8, not 5"),
+    ("04.saved_values", "sum-operands-saved"): (
+        saved_with_sums, "{'x3', 'x4', 'a', 'b'} need not be stored; it reads only "
+                         "{'x1', 'x2', 'c'}"),
+    ("04.saved_values", "intermediates-saved"): (
+        saved_intermediates, "here {'x1', 'x2', 'c'}; no local partial reads {'a', 'b'}"),
+    ("04.saved_values", "exp-operand-saved"): (
+        saved_exp_operand, "the stored set is {'x', 'y', 'b'}, not {'x', 'y', 'a'}"),
+    ("04.derive", "adjoint-overwritten"): (derive_overwriting,
+                                           "contributions: 5 + 2 = 7, not 2"),
+    ("04.derive", "own-factor"): (derive_own_factor, "adjoints['y'] = 11 instead of 8"),
+    ("04.derive", "seed-dropped-at-product"): (derive_partial_only,
+                                               "adjoints['x'] = 5.25 instead of 13.5"),
+    ("05.jacfwd_from_jvp", "transposed-jacobian"): (
+        jacobian_fwd_rows, "shape (m, n) = (3, 2), one row per output and one column per "
+                           "input: its first column is [2.58385, 1, 9]"),
+    ("05.jacfwd_from_jvp", "ones-seed"): (jacobian_fwd_ones,
+                                          "J @ [1, 1] = [4.58385, 7, 21]"),
+    ("05.jacfwd_from_jvp", "extra-jvp"): (jacobian_fwd_sizing_jvp,
+                                          "it took 3 JVPs where n = 2 suffice"),
+    ("05.jacrev_from_vjp", "transposed-jacobian"): (
+        jacobian_rev_columns, "shape (m, n) = (3, 2), one row per output and one column "
+                              "per input: its first column is [2.58385, 1, 9], its first "
+                              "row [2.58385, 2]"),
+    ("05.jacrev_from_vjp", "recorded-per-row"): (jacobian_rev_each_row,
+                                                 "f was recorded 3 times"),
+    ("05.jacrev_from_vjp", "ones-cotangent"): (jacobian_rev_ones,
+                                               "[1, 1, 1] @ J = [12.5839, 20]"),
+    ("05.choose_mode", "always-reverse"): (lambda n, m: "reverse",
+                                           "for f: R^3 -> R^50 forward mode needs fewer "
+                                           "sweeps (3, not 50)"),
+    ("05.choose_mode", "modes-swapped"): (choose_swapped,
+                                          "choosing forward mode for f: R^1000 -> R^1 "
+                                          "takes 1000 sweeps where 1 suffice"),
+    ("05.matmul_vjp", "transposed-w-bar"): (matmul_w_bar_transposed,
+                                            "y_bar.T @ x = [[2.5, 4],\n [7, 8]], is the "
+                                            "transpose of W_bar"),
+    ("05.matmul_vjp", "transposed-x-bar"): (matmul_x_bar_transposed,
+                                            "W @ y_bar.T = [[2.5, -2.75],\n [-1, 5.5]], is "
+                                            "the transpose of x_bar"),
+    ("05.matmul_vjp", "batch-averaged"): (matmul_batch_mean,
+                                          "b = 2 rows of the batch"),
+}
+
+
+def test_every_known_mistake_has_a_learner_here():
+    known = {(e, m.code) for e in EXERCISES for m in catalog.CATALOG[e].mistakes}
+    assert known == set(LEARNERS)
+    assert all(len(catalog.CATALOG[e].mistakes) >= 2 for e in EXERCISES)
+
+
+@pytest.mark.parametrize("exercise_id,code", list(LEARNERS))
+def test_a_learners_mistake_is_named_with_the_numbers_of_the_case(exercise_id, code):
+    learner, says = LEARNERS[exercise_id, code]
+    result = check(exercise_id, learner, record=False)
+    assert result.status == "failed", repr(result)
+    assert result.misconception == code, repr(result)
+    assert result.message.startswith("Case ") and says in result.message, result.message
+    assert result.expected and result.got and result.hint
+
+
+@pytest.mark.parametrize("exercise_id", EXERCISES)
+def test_the_notebooks_solution_still_passes(solutions, exercise_id):
+    exercise = catalog.CATALOG[exercise_id]
+    result = check(exercise_id, solutions[exercise.name], record=False)
+    assert result.passed, repr(result)
+    assert result.misconception == ""
+
+
+@pytest.mark.parametrize("exercise_id", EXERCISES)
+def test_mistakes_apply_to_every_case_and_each_is_wrong_on_a_check_case(exercise_id):
+    exercise = catalog.CATALOG[exercise_id]
+    graded = exercise.checker.cases(exercise.rng("grade"), catalog.GRADE_CASES)
+    seen = exercise.checker.cases(exercise.rng("check"), catalog.CHECK_CASES)
+    for mistake in exercise.mistakes:
+        for case in graded:      # wrong() and explain() never raise on a normal case
+            mistake.wrong(dict(case))
+            assert mistake.explain(dict(case))
+        assert any(differs(mistake.wrong(dict(c)), exercise.checker.expected(c))
+                   for c in seen), mistake.code
+
+
+def differs(wrong, right):
+    return any(np.shape(wrong[k]) != np.shape(right[k])
+               or not np.allclose(np.asarray(wrong[k], float), right[k]) for k in right)
+
+
+@pytest.mark.parametrize("exercise_id", EXERCISES)
+def test_three_hint_stages_that_grow_more_concrete(exercise_id):
+    exercise = catalog.CATALOG[exercise_id]
+    assert len(exercise.hints) == 3
+    assert len(set(exercise.hints)) == 3
+    assert exercise.hints[2].startswith("Outline")
