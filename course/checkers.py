@@ -5,10 +5,16 @@ judges it, so that the judging never runs where learner code has been:
 
 * :meth:`Checker.cases` draws the inputs (seeded, so a learner sees the same cases
   every time; grading draws more of them);
-* :meth:`Checker.call` runs the learner's function on one case and returns its
-  outputs by name (this runs in the forked child);
-* :meth:`Checker.expected` computes the right outputs with adlab (in the parent);
-* :func:`compare` converts both to float arrays and compares shapes and values.
+* :meth:`Checker.call` calls the learner's function on one case and returns its
+  outputs by name: for ``check()`` in a forked child of the kernel; in grading in the
+  grading process, where the function is a :class:`~course.remote.RemoteFunction` whose
+  calls run in the submission's own interpreter and come back as plain data (so a
+  checker hands over data and :class:`~course.provided.Provided` functions, never live
+  Python objects);
+* :meth:`Checker.expected` computes the right outputs with adlab (never where learner
+  code runs);
+* :func:`compare` converts both to float arrays and compares shapes and values within the
+  checker's ``rtol`` and ``atol``.
 
 Learner outputs are converted with ``np.asarray(..., dtype=float)`` before anything
 compares them, so an object whose ``__eq__`` always says True is simply not a number.

@@ -5,6 +5,13 @@ the numbers it returned, or what went wrong; the parent computes the expected va
 with adlab and compares (:func:`judge`). Nothing the learner does escapes ``check``:
 exceptions, ``sys.exit()``, stubs, infinite loops and store trouble all become
 feedback in the returned :class:`~course.result.CheckResult`.
+
+While the learner's function runs, the transformations its exercise switches off
+(``Exercise.off``: the adlab call that would compute the answer) raise a kind error
+instead. A wrong answer that matches one of the exercise's known mistakes is named with
+the numbers of the failing case, and the hint grows more concrete with each failed
+attempt recorded in the progress store. Grading (:mod:`course.grade`) uses this same
+:func:`judge`.
 """
 
 from __future__ import annotations
