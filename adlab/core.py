@@ -106,9 +106,13 @@ def method(name: str) -> Callable[[Callable], Callable]:
     return decorate
 
 
+_ADLAB_DIR = __file__.rsplit("core.py", 1)[0]  # this package's folder, with its separator
+
+
 def _from_adlab(frame: Any) -> bool:
-    module = frame.f_globals.get("__name__", "") if frame is not None else ""
-    return module == "adlab" or module.startswith("adlab.")
+    """Whether the caller is adlab's own code (by the file its code was compiled from:
+    a learner can rename a module, not move a notebook cell into adlab's folder)."""
+    return frame is not None and frame.f_code.co_filename.startswith(_ADLAB_DIR)
 
 
 # ---------------------------------------------------------------------------------

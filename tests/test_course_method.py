@@ -101,6 +101,8 @@ def test_the_one_call_shortcut_fails_in_grading_too(graded_shortcuts, exercise_i
      "    return ad.hessian(f)(x) @ v\n"),
     ("import adlab.core\ndef hvp(f, x, v):\n    adlab.core.SWITCHED_OFF.clear()\n"
      "    return ad.hessian(f)(x) @ v\n"),
+    # posing as adlab's own code by the module's name
+    "__name__ = 'adlab.transforms'\ndef hvp(f, x, v):\n    return ad.hessian(f)(x) @ v\n",
 ])
 def test_the_check_cannot_be_sidestepped(source):
     result = check("09.hvp", namespace(source)["hvp"], record=False)
