@@ -111,8 +111,9 @@ def test_the_check_cannot_be_sidestepped(source):
 
 
 def test_the_method_the_exercise_asks_for_stays_available():
-    # 09.hvp is a JVP of the gradient: both allowed, the Hessian is not
-    ns = namespace("def hvp(f, x, v):\n    return ad.jvp(ad.grad(f), (x,), (v,))[1]\n")
+    # 09.hvp is the gradient of a JVP: both allowed, the Hessian is not
+    ns = namespace("def hvp(f, x, v):\n"
+                   "    return ad.grad(lambda y: ad.jvp(f, (y,), (v,))[1])(x)\n")
     assert check("09.hvp", ns["hvp"], record=False).passed
     ns = namespace("def jacobian_fwd(f, x):\n    n = len(x)\n"
                    "    return np.stack([ad.jvp(f, (x,), (e,))[1] for e in np.eye(n)], axis=1)\n")

@@ -96,13 +96,24 @@ def along(f, x, v):
     return lambda t: f(x + t * v)
 
 
+def slope(f, point, seed):
+    """The directional derivative of f at point along seed (forward mode)."""
+    return ad.jvp(f, (point,), (seed,))[1]
+
+
 def hvp_central_differences(f, x, v, h=1e-5):
     grad = ad.grad(f)
     return (grad(x + h * v) - grad(x - h * v)) / (2 * h)
 
 
 def hvp_by_columns(f, x, v):
-    """H assembled from one JVP of the gradient per basis vector, then times v."""
+    """H assembled from one gradient of a slope per basis vector, then times v."""
+    columns = [ad.grad(lambda y, e=e: slope(f, y, e))(x) for e in np.eye(len(x))]
+    return np.stack(columns, axis=1) @ v
+
+
+def hvp_by_columns_forward_over_reverse(f, x, v):
+    """The same, with the worked example's nesting: one JVP of the gradient per column."""
     columns = [ad.jvp(ad.grad(f), (x,), (e,))[1] for e in np.eye(len(x))]
     return np.stack(columns, axis=1) @ v
 
@@ -160,16 +171,28 @@ MISTAKES = [
     ("09.second_derivative", "evaluated-at-t-one",
      lambda f, x, v: ad.grad(ad.grad(along(f, x, v)))(1.0),
      ["x + v = [3, 3]", "-0.14112", "-0.909297"]),
-    ("09.hvp", "gradient-not-hv", lambda f, x, v: ad.jvp(ad.grad(f), (x,), (v,))[0],
+    ("09.hvp", "gradient-not-hv", lambda f, x, v: ad.grad(f)(x),
+     ["grad f(x) = [2.58385, 2]", "H v = [-0.909297, 1]"]),
+    ("09.hvp", "gradient-not-hv",  # the value of the pair ad.jvp returns, not its tangent
+     lambda f, x, v: ad.grad(lambda y: ad.jvp(f, (y,), (v,))[0])(x),
      ["[2.58385, 2]", "[-0.909297, 1]"]),
     ("09.hvp", "seed-of-ones",
+     lambda f, x, v: ad.grad(lambda y: slope(f, y, np.ones_like(v)))(x),
+     ["[0.0907026, 1]", "v = [1, 0]", "H v = [-0.909297, 1]"]),
+    ("09.hvp", "seed-of-ones",  # v forgotten in the worked example's order too
      lambda f, x, v: ad.jvp(ad.grad(f), (x,), (np.ones_like(v),))[1],
      ["[0.0907026, 1]", "v = [1, 0]"]),
-    ("09.hvp", "jvp-of-f", lambda f, x, v: ad.jvp(f, (x,), (v,))[1],
-     ["2.58385", "[-0.909297, 1]"]),
+    ("09.hvp", "jvp-of-f", lambda f, x, v: slope(f, x, v),
+     ["s(x) = v . grad f(x) = 2.58385", "[-0.909297, 1]"]),
+    ("09.hvp", "point-held-fixed", lambda f, x, v: ad.grad(lambda y: slope(f, x, v))(x),
+     ["zeros (2 of them)", "x = [2, 3]", "H v = [-0.909297, 1]"]),
+    ("09.hvp", "point-and-seed-swapped", lambda f, x, v: ad.grad(lambda y: slope(f, v, y))(x),
+     ["grad f(v) = [0.540302, 1]", "v = [1, 0]", "H v = [-0.909297, 1]"]),
     ("09.hvp", "hv-in-two-runs", hvp_central_differences,
      ["[-0.909297, 1]", "2 runs of f", "2 columns"]),
     ("09.hvp", "hv-in-two-runs", hvp_by_columns,
+     ["[-0.909297, 1]", "2 runs of f", "2 columns"]),
+    ("09.hvp", "hv-in-two-runs", hvp_by_columns_forward_over_reverse,
      ["[-0.909297, 1]", "2 runs of f", "2 columns"]),
     ("09.newton_step", "newton-uphill",
      lambda f, x: x + np.linalg.solve(newton_parts(f, x)[1], newton_parts(f, x)[0]),

@@ -1,5 +1,6 @@
 """Notebook 09's checkers accept the reference solutions and reject typical mistakes."""
 
+import ast
 import time
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 from course_cases import accepts, rejects
 
 import adlab as ad
-from course import catalog, provided
+from course import catalog, check, provided, release
 from course.checkers import WrongOutput, compare, decode, encode
 from course.checking import evaluate
 from course.exercises import nb09
@@ -30,6 +31,12 @@ def second_derivative(f, x, v, at=0.0, order=2):
 
 
 def hvp(f, x, v):
+    """Reverse over forward: the gradient of the slope of f along v."""
+    return ad.grad(lambda y: ad.jvp(f, (y,), (v,))[1])(x)
+
+
+def hvp_forward_over_reverse(f, x, v):
+    """The worked example's order: the JVP of the gradient with the seed v."""
     return ad.jvp(ad.grad(f), (x,), (v,))[1]
 
 
@@ -58,6 +65,12 @@ WRONG = {
         "builds the Hessian first": lambda f, x, v: np.stack(
             [hvp(f, x, e) for e in np.eye(len(x))], axis=1) @ v,  # ad.hessian is off
         "the directional derivative of f": lambda f, x, v: ad.jvp(f, (x,), (v,))[1],
+        "the slope at the fixed x": lambda f, x, v: ad.grad(
+            lambda y: ad.jvp(f, (x,), (v,))[1])(x),
+        "point and seed swapped": lambda f, x, v: ad.grad(
+            lambda y: ad.jvp(f, (v,), (y,))[1])(x),
+        "the value, not the tangent": lambda f, x, v: ad.grad(
+            lambda y: ad.jvp(f, (y,), (v,))[0])(x),
     },
     "09.newton_step": {
         "sign error (uphill)": lambda f, x: x + np.linalg.solve(ad.hessian(f)(x),
@@ -96,6 +109,66 @@ def test_the_first_cases_are_the_worked_example():
     case = catalog.CATALOG["09.second_derivative"].checker.fixed[1]
     want = catalog.CATALOG["09.second_derivative"].checker.expected(case)
     assert want["d2"] == pytest.approx(2 - np.sin(2.0))
+
+
+def test_both_orders_of_nesting_give_hv_in_one_run_of_f():
+    """Reverse over forward runs f once on dual numbers (recorded on a tape), forward over
+    reverse once on tape values: the same numbers, but the task asks for the first, so the
+    second (section 3's worked example, copied) fails with a message about the nesting."""
+    exercise = catalog.CATALOG["09.hvp"]
+    for case in exercise.checker.cases(exercise.rng("check"), catalog.CHECK_CASES):
+        want = exercise.checker.expected(case)["Hv"]
+        runs = {}
+        for name, way in [("reverse over forward", hvp),
+                          ("forward over reverse", hvp_forward_over_reverse)]:
+            f = nb09.provided(case)
+            np.testing.assert_allclose(way(f, case["x"], case["v"]), want, rtol=1e-9,
+                                       atol=1e-12)
+            runs[name] = f.counts
+        assert runs["reverse over forward"] == {"calls": 1, "on_duals": 1, "on_tape": 0,
+                                                "plain": 0}
+        assert runs["forward over reverse"] == {"calls": 1, "on_duals": 0, "on_tape": 1,
+                                                "plain": 0}
+    result = check("09.hvp", hvp_forward_over_reverse, record=False)
+    assert result.status == "failed" and "that is forward over reverse" in result.message
+
+
+def test_the_notebooks_solution_is_reverse_over_forward():
+    cell = next(c for c in release.read_sources()[NOTEBOOK].cells
+                if release.meta(c).get("exercise") == "09.hvp")
+    namespace: dict = {"ad": ad, "np": np}
+    exec(cell.source, namespace)
+    case = catalog.CATALOG["09.hvp"].checker.fixed[1]
+    f = nb09.provided(case)
+    namespace["hvp"](f, case["x"], case["v"])
+    assert f.counts == {"calls": 1, "on_duals": 1, "on_tape": 0, "plain": 0}
+
+
+def _nests_jvp_and_grad(node: ast.AST) -> bool:
+    calls = {f"{c.func.value.id}.{c.func.attr}" for c in ast.walk(node)
+             if isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute)
+             and isinstance(c.func.value, ast.Name)}
+    return {"ad.jvp", "ad.grad"} <= calls
+
+
+def test_the_released_notebook_hands_out_no_hvp_function():
+    """Issue 13: no cell but the exercise defines a function of f that nests ad.jvp and
+    ad.grad (the notebook once defined jvp_of_gradient(f, x, v) above the exercise), and
+    the task states the idea, not its code."""
+    notebook = release.build()[NOTEBOOK].notebook
+    found = []
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type != "code" or release.meta(cell).get("exercise"):
+            continue
+        for node in ast.walk(ast.parse(cell.source)):
+            if isinstance(node, (ast.FunctionDef, ast.Lambda)) and _nests_jvp_and_grad(node):
+                found.append(f"cell {index + 1}: {ast.unparse(node)[:60]}")
+    assert found == []
+    assert "jvp_of_gradient" not in "".join(c.source for c in notebook.cells)
+    task = next(c.source for c in notebook.cells
+                if c.cell_type == "markdown" and "Exercise 09.hvp" in c.source)
+    assert "reverse mode over forward mode" in task
+    assert "ad.jvp(" not in task and "ad.grad(" not in task
 
 
 def test_building_the_hessian_is_caught_by_counting_runs():

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 import adlab as ad
-from course.checkers import Checker, number
+from course.checkers import Checker, WrongOutput, number
 from course.exercise import NUMERIC, SYMBOLIC, Exercise, Mistake, everything_but
 from course.provided import Provided, scalar_function
 from course.result import fmt
@@ -79,7 +79,13 @@ class FunctionChecker(Checker):
 # ---------------------------------------------------------------------------------
 
 class Hvp(FunctionChecker):
-    r"""``hvp(f, x, v)``: :math:`\nabla^2 f(x)\,v` in one run of f, without the Hessian."""
+    r"""``hvp(f, x, v)``: :math:`\nabla^2 f(x)\,v` in one run of f, without the Hessian.
+
+    The task asks for reverse over forward, the gradient of the directional derivative
+    :math:`s(x) = \nabla f(x)^\top v`: f then runs once, on dual numbers. Section 3's
+    forward over reverse (the JVP of the gradient) gives the same numbers from one run on
+    tape values; copied, it is told apart by what f ran on, and named.
+    """
 
     fixed = (worked_case([2.0, 3.0], v=np.array([1.0, 0.0])),
              {**function_case(np.random.default_rng(9), 2, "rosenbrock"),
@@ -88,12 +94,28 @@ class Hvp(FunctionChecker):
     def call(self, fn, case, fname):
         f = provided(case)
         Hv = fn(f, np.array(case["x"], dtype=float), np.array(case["v"], dtype=float))
+        if f.calls == 1 and f.on_tape and not f.on_duals and self._is_hv(Hv, case):
+            raise WrongOutput(
+                "f ran on tape values only, never on dual numbers: that is forward over "
+                "reverse, the JVP of the gradient as section 3 computes it. This exercise "
+                "asks for the other nesting: reverse mode (ad.grad) of the slope along v "
+                "that forward mode (a JVP of f) gives", "f ran 0 times on dual numbers")
         return {"Hv": Hv, "runs_of_f": f.calls}
+
+    def _is_hv(self, Hv, case) -> bool:
+        """Whether the answer is the right H v (then only the nesting is wrong; any other
+        answer is judged, and named, by its numbers)."""
+        try:
+            right = self.expected(case)["Hv"]
+            return bool(np.allclose(np.asarray(Hv, dtype=float), right))
+        except Exception:
+            return False
 
     def expected(self, case):
         H = ad.hessian(scalar_function(case))(case["x"])
-        # one run: the JVP of the gradient runs f once, on values that carry both
-        # a tangent and a place on the tape; a Hessian would take n runs
+        # one run: the gradient of the directional derivative runs f once, on dual numbers
+        # recorded on a tape (the JVP of the gradient likewise, on tape values carrying
+        # tangents); a Hessian, or H column by column, would take n runs
         return {"Hv": np.asarray(H @ case["v"], float), "runs_of_f": np.asarray(1.0)}
 
 
@@ -195,30 +217,53 @@ def explain_t_one(case: dict) -> str:
             f"{fmt(x)}: g''(0) = {fmt(curvature(case))}")
 
 
+def gradient_at(case: dict, at: Any) -> np.ndarray:
+    return np.asarray(ad.grad(scalar_function(case))(np.asarray(at, dtype=float)), float)
+
+
 def explain_gradient(case: dict) -> str:
-    return (f"that is the gradient grad f(x) = {fmt(derivatives(case)[0])}, the first "
-            "element of the pair ad.jvp returns (the value of ad.grad(f)); H v is the "
-            f"second element, the tangent: {fmt(h_times(case, case['v']))}")
+    return (f"that is the gradient of f itself, grad f(x) = {fmt(derivatives(case)[0])}: the "
+            "function you differentiated was f (or the first element of the pair ad.jvp "
+            "returns, which is f's value). Differentiate the slope along v instead, the "
+            "tangent of that pair, s(x) = v . grad f(x); its gradient is H v = "
+            f"{fmt(h_times(case, case['v']))}")
 
 
 def explain_ones(case: dict) -> str:
     ones = np.ones(len(case["v"]))
-    return (f"that is H times a seed of ones, {fmt(h_times(case, ones))}: the tangent seed "
-            f"chooses the direction, so seed with v = {fmt(case['v'])} itself, which gives "
-            f"H v = {fmt(h_times(case, case['v']))}")
+    return (f"that is H times a seed of ones, {fmt(h_times(case, ones))}: a seed of ones "
+            "differentiates f along (1, ..., 1), not along v. The tangent seed of the "
+            f"directional derivative is v = {fmt(case['v'])} itself, which gives H v = "
+            f"{fmt(h_times(case, case['v']))}")
 
 
 def explain_jvp_of_f(case: dict) -> str:
-    return (f"that is one number, the directional derivative of f itself, v . grad f(x) = "
-            f"{fmt(slope(case))}; H v is the directional derivative of the GRADIENT: push the "
-            f"seed v through ad.grad(f), which gives {fmt(h_times(case, case['v']))}")
+    return (f"that is one number, the directional derivative s(x) = v . grad f(x) = "
+            f"{fmt(slope(case))}: the inner step alone. H v is the GRADIENT of s, taken with "
+            f"respect to the point, which gives the vector {fmt(h_times(case, case['v']))}")
+
+
+def explain_point_held_fixed(case: dict) -> str:
+    n = len(case["v"])
+    return (f"you got zeros ({n} of them): the function you handed to ad.grad computes the "
+            f"slope at the fixed point x = {fmt(case['x'])}, whatever its own argument is, "
+            "so its gradient is 0. The directional derivative must be taken at the argument "
+            f"ad.grad varies; then its gradient is H v = {fmt(h_times(case, case['v']))}")
+
+
+def explain_point_and_seed_swapped(case: dict) -> str:
+    return (f"that is grad f(v) = {fmt(gradient_at(case, case['v']))}, the gradient of f at the "
+            f"point v = {fmt(case['v'])}: the point and the seed of ad.jvp changed places "
+            "(ad.jvp takes the primals first, then the tangents). At x = "
+            f"{fmt(case['x'])} with the seed v, the gradient of the slope is H v = "
+            f"{fmt(h_times(case, case['v']))}")
 
 
 def explain_two_runs(case: dict) -> str:
     return (f"your H v = {fmt(h_times(case, case['v']))} took 2 runs of f, one per gradient: "
             "finite differences of the gradient (at x + h v and x - h v, which also lose "
-            f"digits) or H built column by column ({len(case['v'])} columns here); the JVP of "
-            "ad.grad(f) with the seed v gets H v from a single run")
+            f"digits) or H built column by column ({len(case['v'])} columns here); the "
+            "gradient of the directional derivative along v gets H v from a single run")
 
 
 def explain_uphill(case: dict) -> str:
@@ -284,17 +329,20 @@ EXERCISES = (
         name="hvp", title="A Hessian-vector product without the Hessian",
         off=everything_but("ad.grad", "ad.value_and_grad", "ad.jvp", "ad.vjp", "Var.backward"),
         checker=Hvp(),
-        hint="H v says how the gradient changes when x moves in the direction v: it is a "
-             "directional derivative of the gradient FUNCTION. Forward mode computes "
-             "directional derivatives, and its seed is v (not ones).",
+        hint="Turn the question into a gradient of a SCALAR function: the slope of f along "
+             "v, s(x) = v . grad f(x), is one number for each point x, and its gradient is "
+             "H v (H is symmetric). Forward mode computes that slope in one pass, and reverse "
+             "mode differentiates it: the nesting of section 3, turned round.",
         more_hints=(
-            "H v = d/de grad f(x + e v) at e = 0: the JVP of the function ad.grad(f) at the "
-            "point x with the tangent v. ad.jvp returns a pair (value, tangent): the value "
-            "is the gradient itself, the tangent is H v.",
-            "Outline: build the gradient function with ad.grad; hand it to ad.jvp together "
-            "with the point and the seed, each wrapped in a 1-tuple; keep the tangent of the "
-            "pair. That runs f once: no finite differences of the gradient and no columns of "
-            "H (each would run f again).",
+            "The slope along v at a point is the tangent that forward mode returns for f at "
+            "that point with the seed v (the second element of the pair; the first is f's "
+            "value). It has to be a function of the point that ad.grad varies, not of the "
+            "fixed x, and the seed is v, not ones. ad.grad of that function, at x, is H v.",
+            "Outline: inside hvp, define a small function of one argument, the point, that "
+            "returns only the directional derivative of f there along v; hand it to ad.grad "
+            "and evaluate the result at x. That runs f once (on dual numbers recorded on a "
+            "tape): no finite differences of the gradient and no columns of H, each of which "
+            "would run f again.",
         ),
         mistakes=(
             Mistake("gradient-not-hv",
@@ -304,6 +352,12 @@ EXERCISES = (
                     explain_ones),
             Mistake("jvp-of-f", lambda c: {"Hv": slope(c), "runs_of_f": 1.0},
                     explain_jvp_of_f),
+            Mistake("point-held-fixed",
+                    lambda c: {"Hv": np.zeros(len(c["v"])), "runs_of_f": 1.0},
+                    explain_point_held_fixed),
+            Mistake("point-and-seed-swapped",
+                    lambda c: {"Hv": gradient_at(c, c["v"]), "runs_of_f": 1.0},
+                    explain_point_and_seed_swapped),
             Mistake("hv-in-two-runs",
                     lambda c: {"Hv": h_times(c, c["v"]), "runs_of_f": 2.0},
                     explain_two_runs),
