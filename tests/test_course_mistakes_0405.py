@@ -36,37 +36,39 @@ def solutions():
     return namespace
 
 
-# -- 04.shared_adjoint: z = x * (x + y) + y * y ----------------------------------------
+# -- 04.shared_adjoint: a reverse sweep of any program -------------------------------------
 
-def sweep_overwriting(x, y):
-    a = x + y
-    b = x * a
-    c = y * y
-    z = b + c
-    b_bar = c_bar = 1.0
-    y_bar = c_bar * y + c_bar * y
-    x_bar = b_bar * a
-    a_bar = b_bar * x
-    x_bar = a_bar          # overwrites what came through b
-    y_bar = a_bar          # overwrites what came through c
-    return z, x_bar, y_bar
+STEP = {"add": lambda u, v: u + v, "sub": lambda u, v: u - v, "mul": lambda u, v: u * v,
+        "sin": np.sin, "exp": np.exp, "square": lambda u: u ** 2}
 
 
-def sweep_without_a(x, y):
-    a = x + y
-    z = x * a + y * y
-    x_bar = 1.0 * a        # from b = x * a only
-    y_bar = 1.0 * y + 1.0 * y
-    return z, x_bar, y_bar  # the adjoint of a never reaches x and y
+def sweep(rules, overwrite=False, seed=1.0):
+    """A learner's reverse sweep: ``rules[op](operands, result)`` gives the local partials."""
+    def reverse_sweep_shared(program, values):
+        value = dict(values)
+        for name, op, *operands in program:
+            value[name] = STEP[op](*[value[a] for a in operands])
+        adjoint = {name: 0.0 for name in value}
+        adjoint[program[-1][0]] = seed
+        for name, op, *operands in reversed(program):
+            partials = rules[op]([value[a] for a in operands], value[name])
+            for a, partial in zip(operands, partials):
+                if overwrite:
+                    adjoint[a] = adjoint[name] * partial
+                else:
+                    adjoint[a] = adjoint[a] + adjoint[name] * partial
+        return {name: adjoint[name] for name in values}
+    return reverse_sweep_shared
 
 
-def sweep_square_once(x, y):
-    a = x + y
-    z = x * a + y * y
-    a_bar = x
-    x_bar = a + a_bar
-    y_bar = y + a_bar      # c = y * y taken as if y were one factor
-    return z, x_bar, y_bar
+RULES = {"add": lambda u, r: (1, 1), "sub": lambda u, r: (1, -1),
+         "mul": lambda u, r: (u[1], u[0]), "sin": lambda u, r: (np.cos(u[0]),),
+         "exp": lambda u, r: (r,), "square": lambda u, r: (2 * u[0],)}
+sweep_overwriting = sweep(RULES, overwrite=True)
+sweep_sub_plus = sweep({**RULES, "sub": lambda u, r: (1, 1)})
+sweep_square_u = sweep({**RULES, "square": lambda u, r: (u[0],)})   # d(u^2)/du taken as u
+sweep_sin_minus = sweep({**RULES, "sin": lambda u, r: (-np.cos(u[0]),)})
+sweep_no_seed = sweep(RULES, seed=0.0)   # the adjoints start at 0, the output's too
 
 
 # -- 04.saved_values -----------------------------------------------------------------
@@ -187,12 +189,24 @@ def matmul_batch_mean(y_bar, x, W):
 
 #: (exercise, mistake code): the learner function and what its feedback must say
 LEARNERS = {
-    ("04.shared_adjoint", "adjoint-overwritten"): (sweep_overwriting,
-                                                   "a + x = 5 + 2 = 7, not 2"),
-    ("04.shared_adjoint", "forgotten-path"): (sweep_without_a,
-                                              "x_bar = 5 + 2 = 7 (not 5)"),
-    ("04.shared_adjoint", "square-counted-once"): (sweep_square_once,
-                                                   "y_bar = 6 + 2 = 8, not 5"),
+    ("04.shared_adjoint", "adjoint-overwritten"): (
+        sweep_overwriting, "the input y is read 3 times (twice by c, once by a): y_bar = "
+                           "3 (from c) + 3 (from c) + 2 (from a) = 8; an adjoint that is "
+                           "overwritten instead of added to keeps only the contribution "
+                           "that arrives last, and the sweep then gives y_bar = 2"),
+    ("04.shared_adjoint", "sub-sign"): (
+        sweep_sub_plus, "in c = a - b the second operand b receives -c_bar = -0.5, not "
+                        "+c_bar = 0.5; with that sign flipped the sweep then gives x_bar = "
+                        "-3.04063 instead of -3.91822"),
+    ("04.shared_adjoint", "square-without-2"): (
+        sweep_square_u, "in d = c ** 2, with c = 0.645975, it is 1.29195, not 0.645975; "
+                        "with the factor 2 left out the sweep then gives x1_bar = -0.339969 "
+                        "instead of -0.415699"),
+    ("04.shared_adjoint", "sin-sign"): (
+        sweep_sin_minus, "in b = sin(x), with x = 0.5, it is cos(0.5) = 0.877583, not "
+                         "-0.877583"),
+    ("04.shared_adjoint", "seed-missing"): (
+        sweep_no_seed, "the reverse sweep starts from the seed z_bar = 1 on the output"),
     ("04.saved_values", "sum-operands-saved"): (
         saved_with_sums, "{'x3', 'x4', 'a', 'b'} need not be stored; it reads only "
                          "{'x1', 'x2', 'c'}"),

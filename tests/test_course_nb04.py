@@ -1,12 +1,14 @@
-"""Notebook 04's new checker (04.saved_values) accepts its reference and rejects mistakes.
+"""Notebook 04's checkers 04.saved_values and 04.shared_adjoint accept their references
+and reject mistakes.
 
-(04.mul_vjp, 04.shared_adjoint and 04.derive are tested in test_course_checkers.py.)
+(04.mul_vjp and 04.derive are tested in test_course_checkers.py.)
 """
 
+import numpy as np
 import pytest
 
 import adlab as ad
-from course import catalog
+from course import catalog, check
 from course.checking import evaluate
 from course.exercises import nb04
 
@@ -118,3 +120,163 @@ def test_notebook_04_has_at_least_three_exercises_of_its_own():
     assert len(nb04.EXERCISES) >= 3
     assert all(e.notebook == "04_reverse_mode" and e.id.startswith("04.")
                for e in nb04.EXERCISES)
+
+
+# -- 04.shared_adjoint: a reverse sweep of any program ------------------------------------
+
+SHARED = "04.shared_adjoint"
+FORWARD = {"add": lambda u, v: u + v, "sub": lambda u, v: u - v, "mul": lambda u, v: u * v,
+           "sin": np.sin, "exp": np.exp, "square": np.square}
+
+
+def make_sweep(accumulate=True, sub_second=-1.0, seed=1.0, as_arrays=False):
+    """A reverse sweep over a program, written the way a learner might; the options
+    make it wrong in one known way each."""
+    def local_partials(op, operands, result):
+        if op == "add":
+            return (1.0, 1.0)
+        if op == "sub":
+            return (1.0, sub_second)
+        if op == "mul":
+            return (operands[1], operands[0])
+        if op == "sin":
+            return (np.cos(operands[0]),)
+        if op == "exp":
+            return (result,)
+        return (2.0 * operands[0],)
+
+    def reverse_sweep_shared(program, values):
+        stored = dict(values)
+        for name, op, *args in program:
+            stored[name] = FORWARD[op](*[stored[a] for a in args])
+        bar = {program[-1][0]: seed}
+        for name, op, *args in program[::-1]:
+            pulled = local_partials(op, [stored[a] for a in args], stored[name])
+            for a, d in zip(args, pulled):
+                step = bar.get(name, 0.0) * d
+                bar[a] = bar.get(a, 0.0) + step if accumulate else step
+        if as_arrays:
+            return {n: np.array(bar.get(n, 0.0)) for n in values}
+        return {n: bar.get(n, 0.0) for n in values}
+    return reverse_sweep_shared
+
+
+def closed_form(program, values):
+    """The worked example's gradient, whatever the program: transcription, not a sweep."""
+    x, y = values.get("x", 0.0), values.get("y", 0.0)
+    return {"x": 2 * x + y, "y": x + 2 * y}
+
+
+def with_intermediates(program, values):
+    adjoints = make_sweep()(program, values)
+    adjoints[program[0][0]] = 0.0
+    return adjoints
+
+
+SHARED_WRONG = {
+    "the closed form of the worked example": closed_form,
+    "adjoints overwritten": make_sweep(accumulate=False),
+    "sub's second operand with +": make_sweep(sub_second=1.0),
+    "no seed": make_sweep(seed=0.0),
+    "a tuple, not a dict": lambda program, values: tuple(make_sweep()(program, values).values()),
+    "intermediates in the dict": with_intermediates,
+    "an input missing": lambda program, values: {"x": 7.0},
+}
+
+
+def test_a_reverse_sweep_passes_with_grading_cases():
+    exercise = catalog.CATALOG[SHARED]
+    result = evaluate(exercise, make_sweep(), cases=catalog.GRADE_CASES, purpose="grade")
+    assert result.passed, repr(result)
+    assert result.score == exercise.points
+
+
+def test_adjoints_may_be_0d_arrays():
+    result = evaluate(catalog.CATALOG[SHARED], make_sweep(as_arrays=True))
+    assert result.passed, repr(result)
+
+
+@pytest.mark.parametrize("mistake", list(SHARED_WRONG))
+def test_typical_wrong_sweeps_fail_in_the_learners_five_cases(mistake):
+    result = evaluate(catalog.CATALOG[SHARED], SHARED_WRONG[mistake])
+    assert result.status == "failed", repr(result)
+    assert result.score == 0
+    assert result.case and result.hint
+
+
+def test_the_closed_form_of_the_worked_example_passes_case_1_and_fails_case_2():
+    result = check(SHARED, closed_form, record=False)
+    assert result.status == "failed"
+    assert result.message.startswith("Case 2 of 5"), result.message
+    assert "a = x * y; b = sin(x); c = a - b; d = c * x; e = d + a; f = e - y" in result.case
+
+
+def test_an_overwriting_sweep_fails_on_the_worked_example_and_is_named():
+    result = check(SHARED, make_sweep(accumulate=False), record=False)
+    assert result.status == "failed"
+    assert result.misconception == "adjoint-overwritten"
+    assert result.message.startswith("Case 1 of 5")
+    assert result.case.startswith("reverse_sweep_shared([('a', 'add', 'x', 'y'), ")
+    assert "a = x + y; b = x * a; c = y * y; z = b + c" in result.case
+    assert result.expected == "x_bar = 7, y_bar = 8"
+    assert result.got == "x_bar = 2, y_bar = 2"
+
+
+def test_the_dict_must_hold_the_inputs_alone():
+    result = check(SHARED, with_intermediates, record=False)
+    assert "the keys should be the names of the inputs alone ('x', 'y'); 'a' is not an " \
+           "input" in result.message
+    result = check(SHARED, SHARED_WRONG["an input missing"], record=False)
+    assert "the adjoint of 'y' is missing" in result.message
+
+
+def test_adlab_cannot_do_the_sweep_inside_the_learners_function():
+    def by_adlab(program, values):
+        def run(env):
+            env = dict(env)
+            for name, op, *args in program:
+                env[name] = nb04.SAVED_OPS[op](*[env[a] for a in args])
+            return env[program[-1][0]]
+        return ad.grad(run)(dict(values))
+
+    result = check(SHARED, by_adlab, record=False)
+    assert result.status == "failed"
+    assert "ad.grad is off inside reverse_sweep_shared" in result.message
+
+
+def test_the_fixed_cases_share_values_and_adlab_agrees_with_the_worked_example():
+    first, second = nb04.SharedAdjoint.fixed
+    expected = nb04.SharedAdjoint().expected(first)
+    assert {k: float(v) for k, v in expected.items()} == {"x_bar": 7.0, "y_bar": 8.0}
+    steps = {i for i, _ in nb04.uses(second["program"])["x"]}
+    assert len(steps) == 3                       # x read by three different steps
+    x, y = second["values"]["x"], second["values"]["y"]
+    got = nb04.SharedAdjoint().expected(second)  # f = x (x y - sin x) + x y - y
+    assert np.isclose(got["x_bar"], 2 * x * y - np.sin(x) - x * np.cos(x) + y)
+    assert np.isclose(got["y_bar"], x * x + x - 1)
+
+
+def test_random_programs_share_values_and_stay_in_range():
+    exercise = catalog.CATALOG[SHARED]
+    checker = exercise.checker
+    cases = checker.cases(exercise.rng("grade"), catalog.GRADE_CASES)
+    assert {step[1] for case in cases for step in case["program"]} == set(nb04.SAVED_OPS)
+    assert {len(case["values"]) for case in cases[2:]} == {2, 3}
+    for case in cases[2:]:
+        program, inputs = case["program"], list(case["values"])
+        read = nb04.uses(program)
+        assert 2 * len(inputs) <= len(program) <= 8
+        assert all(len(read[n]) >= 2 for n in inputs)              # every input twice
+        assert all(step[0] in read for step in program[:-1])       # every step counts
+        assert max(len({i for i, _ in p}) for p in read.values()) >= 3
+        env = dict(case["values"])
+        nb04.run_program(program, env)
+        assert all(abs(v) <= checker.LIMIT for v in env.values())
+
+
+def test_the_mistakes_of_the_worked_example():
+    case = nb04.SharedAdjoint.fixed[0]
+    wrong = {m.code: m.wrong(dict(case)) for m in catalog.CATALOG[SHARED].mistakes}
+    assert wrong["adjoint-overwritten"] == {"x_bar": 2.0, "y_bar": 2.0}
+    assert wrong["seed-missing"] == {"x_bar": 0.0, "y_bar": 0.0}
+    assert wrong["sub-sign"] == {"x_bar": 7.0, "y_bar": 8.0}  # no sub: nothing to get wrong

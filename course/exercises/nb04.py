@@ -36,31 +36,6 @@ class MulVjp(Checker):
         return {"x_bar": np.asarray(x_bar, float), "y_bar": np.asarray(y_bar, float)}
 
 
-def shared(x: Any, y: Any) -> Any:
-    """The worked example z = x (x + y) + y y: x is used twice, y twice."""
-    return x * (x + y) + y * y
-
-
-class SharedAdjoint(Checker):
-    r"""``reverse_sweep_shared(x, y) -> (z, x_bar, y_bar)`` for :math:`z = x(x+y) + y^2`."""
-
-    fixed = ({"x": 2.0, "y": 3.0}, {"x": -1.5, "y": 0.5})
-
-    def random_case(self, rng, k):
-        shape = SHAPES[k % len(SHAPES)]
-        return {"x": number(rng, -3, 3, shape), "y": number(rng, -3, 3, shape)}
-
-    def call(self, fn, case, fname):
-        c = copy.deepcopy(case)
-        return unpack(fn(c["x"], c["y"]), ("z", "x_bar", "y_bar"), fname)
-
-    def expected(self, case):
-        z, pullback = ad.vjp(shared, case["x"], case["y"])
-        x_bar, y_bar = pullback(np.ones_like(z))  # seed z_bar = 1 for every entry
-        return {"z": np.asarray(z, float), "x_bar": np.asarray(x_bar, float),
-                "y_bar": np.asarray(y_bar, float)}
-
-
 def build(spec: dict, leaf: Any) -> Any:
     """The expression of a tree spec, with ``leaf(name)`` for each variable.
 
@@ -229,43 +204,331 @@ class SavedValues(Checker):
                 "(1 means stored, 0 not stored)")
 
 
+UNARY = ("sin", "exp", "square")
+
+
+def run_program(program: list, env: dict) -> Any:
+    """Run the steps of ``program`` with SAVED_OPS on the values in ``env`` (filled in by
+    name); the output is the last step's value. With adlab's boxes in ``env``, adlab
+    records it."""
+    for name, op, *args in program:
+        env[name] = SAVED_OPS[op](*(env[a] for a in args))
+    return env[program[-1][0]]
+
+
+def uses(program: list) -> dict:
+    """``{name: [(step index, operand index), ...]}``: every place a value is read."""
+    out: dict = {}
+    for i, (_, _, *args) in enumerate(program):
+        for j, a in enumerate(args):
+            out.setdefault(a, []).append((i, j))
+    return out
+
+
+def _weighted(rng: np.random.Generator, names: list, cumulative: np.ndarray) -> str:
+    """One of ``names``, drawn with the weights whose running sums are ``cumulative``."""
+    return names[int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))]
+
+
+class SharedAdjoint(Checker):
+    """``reverse_sweep_shared(program, values) -> {input: adjoint}``, for any program.
+
+    A program is a list of steps ``(name, op, operand, ...)`` as in 04.saved_values (the
+    ops of :data:`SAVED_OPS`); the names in ``values`` are its inputs and the last step is
+    its output. Every input is read at least twice and some value by three different
+    steps, so only a sweep that adds up the contributions of all uses passes. Expected:
+    adlab's gradient of the same program, run with SAVED_OPS.
+    """
+
+    fixed = (
+        {"values": {"x": 2.0, "y": 3.0},   # the worked example z = x (x + y) + y y
+         "program": [["a", "add", "x", "y"], ["b", "mul", "x", "a"], ["c", "mul", "y", "y"],
+                     ["z", "add", "b", "c"]]},
+        {"values": {"x": 0.5, "y": -1.5},  # x read by three steps, a by two, two subs
+         "program": [["a", "mul", "x", "y"], ["b", "sin", "x"], ["c", "sub", "a", "b"],
+                     ["d", "mul", "c", "x"], ["e", "add", "d", "a"], ["f", "sub", "e", "y"]]},
+    )
+    LIMIT = 20.0  # no value of a random program leaves [-LIMIT, LIMIT]
+
+    def random_case(self, rng, k):
+        inputs = [f"x{i + 1}" for i in range(2 + k % 2)]
+        fewest = 2 * len(inputs)  # 4 steps for 2 inputs, 6 for 3: room for all the uses
+        for _ in range(10_000):
+            program = self._draw(rng, inputs, int(rng.integers(fewest, 9)))
+            if not self._fits(program, inputs):
+                continue
+            values = {n: number(rng, -1.5, 1.5) for n in inputs}
+            if self._safe(program, values):
+                return {"values": values, "program": program}
+        raise RuntimeError("no program fits")  # pragma: no cover
+
+    @staticmethod
+    def _draw(rng, inputs: list, steps: int) -> list:
+        """Random steps. A step mostly reads a result that nothing has read yet (so that
+        every step reaches the output), sometimes starts a new branch from any value; its
+        other operand is any value, more likely an input read fewer than twice."""
+        ops = list(SAVED_OPS)
+        names, program = list(inputs), []
+        while len(program) < steps:
+            op = ops[int(rng.integers(len(ops)))]
+            read = uses(program)
+            unread = [n for n in names[len(inputs):] if n not in read]
+            weight = np.cumsum([8.0 if n in inputs and len(read.get(n, [])) < 2
+                                else 2.0 if n in inputs else 1.0 for n in names])
+            args = [unread[0] if unread and rng.random() < 0.75
+                    else _weighted(rng, names, weight)]
+            if op not in UNARY:
+                args.append(unread[1] if len(unread) > 1 and rng.random() < 0.5
+                            else _weighted(rng, names, weight))
+                if rng.random() < 0.5:
+                    args.reverse()
+            if op == "sub" and args[0] == args[1]:
+                continue  # u - u is 0: no path through it; draw again
+            name = "abcdefgh"[len(program)]
+            program.append([name, op, *args])
+            names.append(name)
+        return program
+
+    @staticmethod
+    def _fits(program: list, inputs: list) -> bool:
+        read = uses(program)
+        results = [step[0] for step in program]
+        return (len(program) >= 2 * len(inputs)
+                and all(len(read.get(n, [])) >= 2 for n in inputs)      # inputs used twice
+                and all(n in read for n in results[:-1])               # all reach the output
+                and any(len({i for i, _ in places}) >= 3 for places in read.values()))
+
+    def _safe(self, program: list, values: dict) -> bool:
+        """No value beyond LIMIT, no adjoint of an input near 0 or beyond 10 LIMIT."""
+        env = dict(values)
+        for step in program:
+            run_program([step], env)
+            if not abs(env[step[0]]) <= self.LIMIT:
+                return False
+        grads = self.expected({"program": program, "values": values})
+        return all(0.01 <= abs(float(g)) <= 10 * self.LIMIT for g in grads.values())
+
+    def call(self, fn, case, fname):
+        program = [tuple(step) for step in copy.deepcopy(case["program"])]
+        inputs = list(case["values"])
+        got = fn(program, dict(case["values"]))
+        if not isinstance(got, dict):
+            raise WrongOutput(f"{fname} should return a dict of the inputs' adjoints, "
+                              "such as {'x': 7.0, 'y': 8.0}", safe_repr(got))
+        wanted = ", ".join(repr(n) for n in inputs)
+        extra = [k for k in got if k not in inputs]
+        if extra:
+            raise WrongOutput(f"the keys should be the names of the inputs alone ({wanted}); "
+                              f"{', '.join(safe_repr(k) for k in extra)} "
+                              f"{'is not an input' if len(extra) == 1 else 'are not inputs'}",
+                              safe_repr(got))
+        missing = [n for n in inputs if n not in got]
+        if missing:
+            raise WrongOutput(f"the adjoint of {missing[0]!r} is missing: the keys should "
+                              f"be the names of the inputs ({wanted})", safe_repr(got))
+        return {f"{n}_bar": got[n] for n in inputs}
+
+    def expected(self, case):
+        program = case["program"]
+        grads = ad.grad(lambda env: run_program(program, dict(env)))(dict(case["values"]))
+        return {f"{n}_bar": np.asarray(grads[n], float) for n in case["values"]}
+
+    def describe(self, case, fname):
+        steps = ", ".join("(" + ", ".join(repr(p) for p in step) + ")"
+                          for step in case["program"])
+        values = ", ".join(f"{n!r}: {v!r}" for n, v in case["values"].items())
+        return (f"{fname}([{steps}], {{{values}}}), the program "
+                f"{program_text(case['program'])}")
+
+
 # ---------------------------------------------------------------------------------
 # Known mistakes of 04.shared_adjoint, 04.saved_values and 04.derive: what each wrong
 # idea computes on a case, and the feedback that names it with the case's numbers
 # ---------------------------------------------------------------------------------
 
-def _xy(case: dict) -> tuple[np.ndarray, np.ndarray]:
-    return np.asarray(case["x"], float), np.asarray(case["y"], float)
+def _stored(case: dict) -> dict:
+    """Every value of a 04.shared_adjoint program, by name (plain numbers, no adlab)."""
+    env = {n: float(v) for n, v in case["values"].items()}
+    run_program(case["program"], env)
+    return {n: float(v) for n, v in env.items()}
 
 
-def _shared_outputs(case: dict, x_bar: Any, y_bar: Any) -> dict:
-    """The outputs of 04.shared_adjoint with a right z and the given adjoints."""
-    x, y = _xy(case)
-    return {"z": shared(x, y), "x_bar": x_bar + 0 * x, "y_bar": y_bar + 0 * y}
+def _gradient(case: dict, live: Callable | None = None, rules: dict | None = None) -> dict:
+    """adlab's gradient of a variant of the program, by input name.
+
+    ``live(i, j)`` False: operand j of step i enters as a stored number, so no adjoint
+    flows back through that use. ``rules[op](operands, stored)`` replaces an operation by
+    one with the same value and another local partial (stored: the operands' numbers).
+    The wrong answers of the mistakes are gradients of such variants, computed by adlab.
+    """
+    stored, program = _stored(case), case["program"]
+
+    def run(env):
+        env = dict(env)
+        for i, (name, op, *args) in enumerate(program):
+            operands = [env[a] if live is None or live(i, j) else stored[a]
+                        for j, a in enumerate(args)]
+            if rules and op in rules:
+                env[name] = rules[op](operands, [stored[a] for a in args])
+            else:
+                env[name] = SAVED_OPS[op](*operands)
+        return env[program[-1][0]]
+
+    grads = ad.grad(run)({n: float(v) for n, v in case["values"].items()})
+    return {n: float(grads[n]) for n in case["values"]}
+
+
+def _as_outputs(grads: dict) -> dict:
+    return {f"{n}_bar": v for n, v in grads.items()}
+
+
+def _last_use_kept(case: dict) -> dict:
+    """The sweep that overwrites (``=``): of all the uses of a value, only the one that
+    the backward visit reaches last counts, the first use in program order (its second
+    operand, when a step reads the value twice)."""
+    kept = set()
+    for places in uses(case["program"]).values():
+        first = places[0][0]
+        kept.add(max(p for p in places if p[0] == first))
+    return _gradient(case, live=lambda i, j: (i, j) in kept)
+
+
+def _contributions(case: dict, name: str) -> list[tuple[str, float]]:
+    """What each use of ``name`` adds to its adjoint, in the order a backward visit
+    reaches them: ``[(reading step, amount), ...]``, each amount by adlab, with every
+    other use of ``name`` cut off."""
+    program = case["program"]
+    places = sorted(uses(program)[name], key=lambda p: (-p[0], p[1]))
+    out = []
+    for place in places:
+        def live(i, j, place=place):
+            return program[i][2 + j] != name or (i, j) == place
+        out.append((program[place[0]][0], _gradient(case, live=live)[name]))
+    return out
+
+
+def _sum_text(terms: list[tuple[str, float]]) -> str:
+    text = ""
+    for k, (step, amount) in enumerate(terms):
+        if k == 0:
+            text = f"{fmt(amount)} (from {step})"
+        else:
+            sign = "-" if amount < 0 else "+"
+            text += f" {sign} {fmt(abs(amount))} (from {step})"
+    return text
+
+
+def _differing(case: dict, wrong: dict) -> str:
+    """The first input whose adjoint ``wrong`` gets wrong (the first input if none)."""
+    right = _as_outputs(_gradient(case))
+    for name in case["values"]:
+        if not np.isclose(wrong[name], right[f"{name}_bar"]):
+            return name
+    return next(iter(case["values"]))
+
+
+def _outcome(case: dict, wrong: dict) -> str:
+    name = _differing(case, wrong)
+    right = _gradient(case)[name]
+    return f"the sweep then gives {name}_bar = {fmt(wrong[name])} instead of {fmt(right)}"
 
 
 def _explain_overwritten(case: dict) -> str:
-    x, y = _xy(case)
-    return (f"the adjoint of x sums its two uses, in a = x + y and in b = x * a: "
-            f"x_bar = a + x = {fmt(x + y)} + {fmt(x)} = {fmt(2 * x + y)}, not {fmt(x)}, "
-            "which is the last contribution alone (the adjoint was overwritten, not "
-            f"summed); likewise y_bar = 2 y + x = {fmt(2 * y)} + {fmt(x)} = "
-            f"{fmt(x + 2 * y)}")
+    wrong, right = _last_use_kept(case), _gradient(case)
+    read = uses(case["program"])
+    differ = [n for n in case["values"] if not np.isclose(wrong[n], right[n])] \
+        or list(case["values"])
+    name = max(differ, key=lambda n: len(read[n]))
+    terms = _contributions(case, name)
+    steps = [step for step, _ in terms]
+    order = list(dict.fromkeys(steps))
+    if len(order) == len(steps):
+        by = "by " + ", ".join(order[:-1]) + " and " + order[-1]
+    else:
+        times = {1: "once", 2: "twice"}
+        by = ", ".join(f"{times.get(steps.count(s), f'{steps.count(s)} times')} by {s}"
+                       for s in order)
+    return (f"an adjoint is a sum over uses, and the input {name} is read {len(terms)} "
+            f"times ({by}): {name}_bar = {_sum_text(terms)} = {fmt(right[name])}; an "
+            "adjoint that is overwritten instead of added to keeps only the contribution "
+            f"that arrives last, and the sweep then gives {name}_bar = {fmt(wrong[name])}")
 
 
-def _explain_forgotten_path(case: dict) -> str:
-    x, y = _xy(case)
-    return (f"the path through a = x + y is missing: a_bar = x = {fmt(x)} flows on to both "
-            f"x and y, so x_bar = {fmt(x + y)} + {fmt(x)} = {fmt(2 * x + y)} (not "
-            f"{fmt(x + y)}) and y_bar = {fmt(2 * y)} + {fmt(x)} = {fmt(x + 2 * y)} (not "
-            f"{fmt(2 * y)})")
+def _adjoint_of(case: dict, target: str) -> float:
+    """d output / d (the value of step ``target``), by adlab: that value plus t, at t = 0."""
+    program, values = case["program"], case["values"]
+
+    def run(t):
+        env = {n: float(v) for n, v in values.items()}
+        for name, op, *args in program:
+            env[name] = SAVED_OPS[op](*(env[a] for a in args))
+            if name == target:
+                env[name] = env[name] + t
+        return env[program[-1][0]]
+
+    return float(ad.grad(run)(0.0))
 
 
-def _explain_square_once(case: dict) -> str:
-    x, y = _xy(case)
-    return (f"the step c = y * y uses y twice, as both factors, so it sends c_bar * y = "
-            f"{fmt(y)} to y twice, {fmt(2 * y)} in all; with the path through a, "
-            f"y_bar = {fmt(2 * y)} + {fmt(x)} = {fmt(x + 2 * y)}, not {fmt(x + y)}")
+def _first_step(case: dict, op: str) -> list | None:
+    return next((step for step in case["program"] if step[1] == op), None)
+
+
+def _step_text(step: list) -> str:
+    return program_text([step])
+
+
+def _sub_flipped(case: dict) -> dict:
+    return _gradient(case, rules={"sub": lambda u, s: u[0] - u[1] + 2 * (u[1] - s[1])})
+
+
+def _explain_sub_sign(case: dict) -> str:
+    step = _first_step(case, "sub")
+    if step is None:
+        return "the local partial of u - v with respect to v is -1, not +1"
+    name, _, _, v = step
+    bar = _adjoint_of(case, name)
+    return (f"the local partial of u - v with respect to v is -1: in {_step_text(step)} "
+            f"the second operand {v} receives -{name}_bar = {fmt(-bar)}, not +{name}_bar = "
+            f"{fmt(bar)}; with that sign flipped {_outcome(case, _sub_flipped(case))}")
+
+
+def _square_halved(case: dict) -> dict:
+    return _gradient(case, rules={"square": lambda u, s: u[0] ** 2 - s[0] * (u[0] - s[0])})
+
+
+def _explain_square_half(case: dict) -> str:
+    step = _first_step(case, "square")
+    if step is None:
+        return "the local partial of u ** 2 is 2 u, not u"
+    u = step[2]
+    value = _stored(case)[u]
+    return (f"the local partial of u ** 2 is 2 u, not u: in {_step_text(step)}, with "
+            f"{u} = {fmt(value)}, it is {fmt(2 * value)}, not {fmt(value)}; with the "
+            f"factor 2 left out {_outcome(case, _square_halved(case))}")
+
+
+def _sin_negated(case: dict) -> dict:
+    return _gradient(case, rules={"sin": lambda u, s: ad.sin(u[0])
+                                  - 2 * np.cos(s[0]) * (u[0] - s[0])})
+
+
+def _explain_sin_sign(case: dict) -> str:
+    step = _first_step(case, "sin")
+    if step is None:
+        return "the local partial of sin(u) is cos(u), not -cos(u)"
+    u = step[2]
+    value = _stored(case)[u]
+    return (f"the local partial of sin(u) is +cos(u) (it is cos whose derivative has the "
+            f"minus sign, -sin): in {_step_text(step)}, with {u} = {fmt(value)}, it is "
+            f"cos({fmt(value)}) = {fmt(np.cos(value))}, not {fmt(-np.cos(value))}; with "
+            f"that sign flipped {_outcome(case, _sin_negated(case))}")
+
+
+def _explain_no_seed(case: dict) -> str:
+    output = case["program"][-1][0]
+    return (f"every adjoint came out 0: the reverse sweep starts from the seed "
+            f"{output}_bar = 1 on the output ({output}, the last step), and with every "
+            "adjoint starting at 0 and no seed, nothing is ever added but zeros")
 
 
 def _right_saved(case: dict) -> set:
@@ -437,31 +700,35 @@ EXERCISES = (
     ),
     Exercise(
         id="04.shared_adjoint", notebook="04_reverse_mode", points=2,
-        name="reverse_sweep_shared", title="Summing the adjoint of a variable used twice",
+        name="reverse_sweep_shared", title="A reverse sweep of any program, summed over uses",
         checker=SharedAdjoint(),
-        hint="Reverse mode runs the forward sweep's steps backwards from the seed "
-             "z_bar = 1, each step handing its adjoint to its operands through its local "
-             "partials. x and y are each used twice, and an adjoint is a sum over all the "
-             "uses of its variable.",
+        hint="Keep every value of the forward sweep by its name, then visit the steps in "
+             "reverse order, starting from the seed 1 on the output. Each step passes its "
+             "own adjoint, times a local partial, to each of its operands. A value read by "
+             "several steps (or twice by one) receives one contribution per use, and its "
+             "adjoint is the sum of them all.",
         more_hints=(
-            "The steps are a = x + y, b = x * a, c = y * y, z = b + c. A sum hands its "
-            "adjoint on unchanged; the product b = x * a sends b_bar * a to x and "
-            "b_bar * x to a; c = y * y sends c_bar * y to y once for EACH factor.",
-            "Outline: z_bar to b_bar and c_bar; c_bar to y; b_bar to x and to a; a_bar to "
-            "x and to y, adding to what x_bar and y_bar already hold (x_bar = x_bar + ..., "
-            "never x_bar = ...). Check at (2, 3): z = 19, x_bar = 7, y_bar = 8.",
+            "The local partials: add gives 1 to both operands, sub 1 to the first and -1 to "
+            "the second, mul gives each operand the value of the OTHER one, sin the cosine "
+            "of its operand, exp its own result, square twice its operand. Adjoints start "
+            "at 0 and are only ever increased (+=): by the time the backward visit reaches "
+            "a step, every step that reads its result has already added its share.",
+            "Outline: a dict of adjoints with 0 for every name; the output's entry set to "
+            "1; one loop over the reversed program, in which a step reads its own adjoint "
+            "and the stored values, works out one local partial per operand and adds "
+            "adjoint times partial into that operand's entry (in c = y * y, y gets two "
+            "additions); at the end, a dict with the entries of the inputs alone. For the "
+            "worked example at x = 2, y = 3 that is {'x': 7, 'y': 8}.",
         ),
         mistakes=(
-            Mistake("adjoint-overwritten",
-                    lambda c: _shared_outputs(c, _xy(c)[0], _xy(c)[0]),
+            Mistake("adjoint-overwritten", lambda c: _as_outputs(_last_use_kept(c)),
                     _explain_overwritten),
-            Mistake("forgotten-path",
-                    lambda c: _shared_outputs(c, _xy(c)[0] + _xy(c)[1], 2 * _xy(c)[1]),
-                    _explain_forgotten_path),
-            Mistake("square-counted-once",
-                    lambda c: _shared_outputs(c, 2 * _xy(c)[0] + _xy(c)[1],
-                                              _xy(c)[0] + _xy(c)[1]),
-                    _explain_square_once),
+            Mistake("sub-sign", lambda c: _as_outputs(_sub_flipped(c)), _explain_sub_sign),
+            Mistake("square-without-2", lambda c: _as_outputs(_square_halved(c)),
+                    _explain_square_half),
+            Mistake("sin-sign", lambda c: _as_outputs(_sin_negated(c)), _explain_sin_sign),
+            Mistake("seed-missing", lambda c: {f"{n}_bar": 0.0 for n in c["values"]},
+                    _explain_no_seed),
         ),
     ),
     Exercise(
