@@ -1,7 +1,13 @@
 """What every exercise's checker must do, shared by the tests of each notebook."""
 
+import time
+
+import numpy as np
+
 from course import catalog
+from course.checkers import WrongOutput, compare, decode, encode
 from course.checking import evaluate
+from course.remote import RemoteFunction, RunnerProcess
 
 
 def accepts(exercise_id: str, solution) -> None:
@@ -19,3 +25,71 @@ def rejects(exercise_id: str, wrong) -> None:
     assert result.status == "failed", repr(result)
     assert result.score == 0
     assert result.case and result.expected and result.hint
+
+
+# -- the same checks as grading runs them: the learner's code in a runner -----------------
+#
+# In grading, checker.call runs in the grading process with a RemoteFunction that calls the
+# learner's code in a separate interpreter (course.runner): functions go over as Provided
+# recipes, and their run counts come back. A notebook's solutions and some mistakes run both
+# here and in one runner; both must get the same verdict, message and outputs.
+
+PRELUDE = ("import numpy as np\nimport adlab as ad\nimport adlab.symbolic as sym\n"
+           "from adlab import numeric\n")
+
+
+def solution_cells(notebook: str) -> str:
+    from course import release
+
+    cells = release.read_sources()[notebook].cells
+    return "\n\n".join(c.source for c in cells
+                       if c.cell_type == "code" and "### BEGIN SOLUTION" in c.source)
+
+
+def verdict(exercise, fn, cases):
+    """What a check makes of ``fn``: (status, case, message, shown) and the outputs."""
+    seen = []
+    for k, case in enumerate(cases):
+        try:
+            got = decode(encode(exercise.checker.call(fn, case, exercise.name)))
+        except WrongOutput as e:
+            return ("wrong", k, str(e), e.got), seen
+        seen.append(got)
+        why = compare(exercise.checker.expected(case), got)
+        if why:
+            return ("failed", k, why, ""), seen
+    return ("passed", None, "", ""), seen
+
+
+def both_ways(learner, exercise_id, name, purpose="grade"):
+    """The verdict on the learner's ``name`` here and through the runner, checked equal."""
+    runner, here = learner
+    exercise = catalog.CATALOG[exercise_id]
+    n = catalog.GRADE_CASES if purpose == "grade" else catalog.CHECK_CASES
+    cases = exercise.checker.cases(exercise.rng(purpose), n)
+    local, local_outputs = verdict(exercise, here[name], cases)
+    remote, remote_outputs = verdict(
+        exercise, RemoteFunction(runner, name, time.monotonic() + 120), cases)
+    assert remote[:3] == local[:3]  # what was shown may differ: a cell is not a <string>
+    assert bool(remote[3]) == bool(local[3])
+    assert len(remote_outputs) == len(local_outputs)
+    for mine, theirs in zip(local_outputs, remote_outputs):
+        assert mine.keys() == theirs.keys()
+        for key in mine:
+            np.testing.assert_array_equal(theirs[key], mine[key], err_msg=key)
+    return remote, remote_outputs
+
+
+def runner_and_here(tmp_path_factory, notebook: str, mistakes: str):
+    """For a module fixture: (runner, namespace here) holding the same learner code, the
+    notebook's solutions and ``mistakes``; the runner is killed afterwards."""
+    source = PRELUDE + solution_cells(notebook) + "\n\n" + mistakes
+    runner = RunnerProcess(tmp_path_factory.mktemp("runner"), deadline=time.monotonic() + 600)
+    try:
+        outcomes, stuck = runner.run_cells([("cell 1", source)], 60)
+        assert not stuck and [o["status"] for o in outcomes] == ["ok"], outcomes
+        here: dict = {}
+        exec(source, here)
+        yield runner, here
+    finally:
+        runner.kill()

@@ -5,14 +5,13 @@ import time
 
 import numpy as np
 import pytest
-from course_cases import accepts, rejects
+from course_cases import accepts, both_ways, rejects, runner_and_here
 
 import adlab as ad
 from course import catalog, check, provided, release
-from course.checkers import WrongOutput, compare, decode, encode
 from course.checking import evaluate
 from course.exercises import nb09
-from course.remote import RemoteFunction, RunnerProcess
+from course.remote import RemoteFunction
 
 
 @pytest.fixture(autouse=True)
@@ -258,65 +257,10 @@ REMOTE = [
 # their run counts come back. The notebook's solutions and some mistakes run both here and
 # in one runner; both must get the same verdict, message and outputs (counts included).
 
-PRELUDE = ("import numpy as np\nimport adlab as ad\nimport adlab.symbolic as sym\n"
-           "from adlab import numeric\n")
-
-
-def solution_cells(notebook: str) -> str:
-    from course import release
-
-    cells = release.read_sources()[notebook].cells
-    return "\n\n".join(c.source for c in cells
-                       if c.cell_type == "code" and "### BEGIN SOLUTION" in c.source)
-
-
 @pytest.fixture(scope="module")
 def learner(tmp_path_factory):
     """(runner, namespace here): the same learner code in a runner and in this process."""
-    source = PRELUDE + solution_cells(NOTEBOOK) + "\n\n" + MISTAKES
-    runner = RunnerProcess(tmp_path_factory.mktemp("runner"), deadline=time.monotonic() + 600)
-    try:
-        outcomes, stuck = runner.run_cells([("cell 1", source)], 60)
-        assert not stuck and [o["status"] for o in outcomes] == ["ok"], outcomes
-        here: dict = {}
-        exec(source, here)
-        yield runner, here
-    finally:
-        runner.kill()
-
-
-def verdict(exercise, fn, cases):
-    """What a check makes of ``fn``: (status, case, message, shown) and the outputs."""
-    seen = []
-    for k, case in enumerate(cases):
-        try:
-            got = decode(encode(exercise.checker.call(fn, case, exercise.name)))
-        except WrongOutput as e:
-            return ("wrong", k, str(e), e.got), seen
-        seen.append(got)
-        why = compare(exercise.checker.expected(case), got)
-        if why:
-            return ("failed", k, why, ""), seen
-    return ("passed", None, "", ""), seen
-
-
-def both_ways(learner, exercise_id, name, purpose="grade"):
-    """The verdict on the learner's ``name`` here and through the runner, checked equal."""
-    runner, here = learner
-    exercise = catalog.CATALOG[exercise_id]
-    n = catalog.GRADE_CASES if purpose == "grade" else catalog.CHECK_CASES
-    cases = exercise.checker.cases(exercise.rng(purpose), n)
-    local, local_outputs = verdict(exercise, here[name], cases)
-    remote, remote_outputs = verdict(
-        exercise, RemoteFunction(runner, name, time.monotonic() + 120), cases)
-    assert remote[:3] == local[:3]  # what was shown may differ: a cell is not a <string>
-    assert bool(remote[3]) == bool(local[3])
-    assert len(remote_outputs) == len(local_outputs)
-    for mine, theirs in zip(local_outputs, remote_outputs):
-        assert mine.keys() == theirs.keys()
-        for key in mine:
-            np.testing.assert_array_equal(theirs[key], mine[key], err_msg=key)
-    return remote, remote_outputs
+    yield from runner_and_here(tmp_path_factory, NOTEBOOK, MISTAKES)
 
 
 @pytest.mark.parametrize("exercise_id,name,status,says", REMOTE)
