@@ -250,12 +250,7 @@ REMOTE = [
 ]
 
 
-# -- the same checks as grading runs them: the learner's code in a runner -----------------
-#
-# In grading, checker.call runs here with a RemoteFunction that calls the learner's code
-# in a separate interpreter (course.runner): functions go over as Provided recipes, and
-# their run counts come back. The notebook's solutions and some mistakes run both here and
-# in one runner; both must get the same verdict, message and outputs (counts included).
+# -- the same checks as grading runs them (see course_cases.both_ways) -------------------
 
 @pytest.fixture(scope="module")
 def learner(tmp_path_factory):
