@@ -8,13 +8,13 @@ significant digits.
 from __future__ import annotations
 
 import html
-import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from adlab.fmt import array, number
+from course.wire import safe_repr  # noqa: F401 - re-exported: one definition, the runner uses it too
 
 PASSED, FAILED, ERROR = "passed", "failed", "error"
 NOT_ATTEMPTED, TIMED_OUT, MISSING, UNKNOWN = "not attempted", "timed out", "missing", "unknown"
@@ -45,18 +45,6 @@ def _numeric(seq: Any) -> bool:
         return np.asarray(seq).dtype.kind in "biuf"
     except (ValueError, TypeError):
         return False
-
-
-def safe_repr(obj: Any, limit: int = 80) -> str:
-    """``repr(obj)`` for feedback: short, without memory addresses, never raising."""
-    try:
-        text = repr(obj)
-        if not isinstance(text, str):
-            raise TypeError
-    except BaseException:  # learner objects may raise anything from __repr__
-        return f"a {type(obj).__name__} object"
-    text = re.sub(r" at 0x[0-9A-Fa-f]+", "", text)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @dataclass
