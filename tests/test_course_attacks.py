@@ -10,6 +10,7 @@ import contextlib
 import csv
 import hashlib
 import io
+import re
 import sqlite3
 import time
 from pathlib import Path
@@ -102,6 +103,7 @@ def mul_vjp(g, x, y):
 
 FORGE = """
 import os
+import re
 fake = b'{"value": {"$tuple": [1.0, 2.0]}, "after": [null, null], "counts": [], "printed": ""}\\n'
 for fd in range(3, 40):
     try:
@@ -201,15 +203,20 @@ def test_the_batch_finishes_with_a_row_for_everyone(attacked):
     ("kill_parent", POINTS["03.sin_tangent"], P03, "03.div_tangent: not attempted"),
     ("fork_tree", POINTS["03.sin_tangent"], P03, "03.div_tangent: not attempted"),
     ("flood", POINTS["03.sin_tangent"], P03, "03.div_tangent: not attempted"),
-    ("memory_bomb", POINTS["03.sin_tangent"], P03, "cell 12 raised MemoryError"),
-    ("retry_loop", POINTS["03.sin_tangent"], P03, "cell 69 did not finish within 3 s and "
-                                                  "ignored the interrupt"),
+    ("memory_bomb", POINTS["03.sin_tangent"], P03, "cell {hog2 = bytearray} raised MemoryError"),
+    ("retry_loop", POINTS["03.sin_tangent"], P03, "cell {except BaseException} did not finish "
+                                                  "within 3 s and ignored the interrupt"),
 ])
 def test_each_attack_gets_the_grade_its_exercises_earn(attacked, learner, total, possible,
                                                        reason):
     row = attacked["rows"][learner]
     assert (row["total"], row["possible"]) == (str(total), str(possible)), row
     feedback = (attacked["feedback"] / f"{learner}.txt").read_text()
+    marker = re.search(r"\{(.+?)\}", reason)
+    if marker:  # "cell {text}": the number of the cell that holds the attack's text
+        cells = attacked["sources"][learner].cells
+        number = 1 + next(i for i, c in enumerate(cells) if marker[1] in c.source)
+        reason = reason.replace(marker[0], str(number))
     if reason:
         assert reason in row["reasons"] or reason in feedback, (row["reasons"], feedback)
 

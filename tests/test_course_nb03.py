@@ -3,6 +3,9 @@
 (03.sin_tangent is tested with the original checkers in test_course_checkers.py.)
 """
 
+from pathlib import Path
+
+import nbformat
 import numpy as np
 import pytest
 from course_cases import accepts, rejects
@@ -156,3 +159,44 @@ def test_seed_questions_store_no_seeds_and_expect_the_worked_numbers():
         "d: f, x1 up 2, x2 down 1": 2 * 26.0 + 19.5,
         "e: df/dx1 - df/dx3": 26.0 - 13.0,
     })
+
+
+# -- the notebook teaches the idea, the learner applies it (issue 13) -------------------
+
+RELEASED = Path(__file__).resolve().parent.parent / "notebooks" / "03_forward_mode.ipynb"
+
+
+def cells_before_exercise(exercise_id):
+    """The text (source and outputs) of every released cell above the exercise's cell."""
+    notebook = nbformat.read(RELEASED, as_version=4)
+    texts = []
+    for cell in notebook.cells:
+        if cell.metadata.get("course", {}).get("exercise") == exercise_id:
+            return texts
+        outputs = [str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", ""))
+                   for o in cell.get("outputs", [])]
+        texts.append("\n".join([cell.source, *outputs]))
+    raise AssertionError(f"no exercise cell for {exercise_id}")
+
+
+def test_no_cell_above_sin_tangent_states_the_rule_of_sin():
+    texts = cells_before_exercise("03.sin_tangent")
+    for text in texts:
+        flat = text.replace(" ", "")
+        assert not ("cos(x)" in flat and "x_dot" in text), text
+        assert not ("\\cos" in text and "\\dotx" in flat), text
+        assert "ad.jvp(ad.sin" not in flat, text
+    # the worked example is another primitive, and the general pattern is stated
+    assert any("e^x\\,\\dot x" in text for text in texts)
+    assert any("f'(x)\\,\\dot x" in text for text in texts)
+
+
+def test_no_cell_above_div_tangent_states_the_quotient_rule():
+    texts = cells_before_exercise("03.div_tangent")
+    for text in texts:
+        flat = text.replace(" ", "")
+        for formula in ("y_dot/y", "/y**2", "/(y*y)", "x/y^2", "{x}{y^2}", "\\frac{1}{y}"):
+            assert formula not in flat, (formula, text)
+    # the worked example: the product's forward rule, with numbers
+    assert any("b\\,\\dot a + a\\,\\dot b = 3\\cdot 1 + 2\\cdot 0.5 = 4" in text
+               for text in texts)

@@ -1,7 +1,9 @@
 """Notebook 05's checkers accept the reference solutions and reject typical mistakes."""
 
 import time
+from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
 from course_cases import accepts, both_ways, rejects, runner_and_here
@@ -287,3 +289,39 @@ def test_a_runner_gets_the_same_verdict_as_this_process(learner, exercise_id, na
                                         "grade" if status == "passed" else "check")
     assert got == status, message
     assert says in message
+
+
+# -- the text before 05.matmul_vjp teaches the idea on another product, not its answer ------
+
+RELEASED = Path(__file__).resolve().parents[1] / "notebooks" / f"{NOTEBOOK}.ipynb"
+
+#: the answer's two formulas, as code and as LaTeX (after squeezing, see below)
+ANSWER_FORMS = (".T@y_bar", "y_bar@W.T", "y_bar@Wm.T", "x^\\top\\bary", "x^T\\bary",
+                "\\baryW^\\top", "\\baryW^T")
+
+
+def squeezed(text):
+    """The text without blanks, LaTeX spacing and braces, so each formula has one form."""
+    for noise in ("\\,", "\\;", "\\!", "\\quad", "{", "}"):
+        text = text.replace(noise, "")
+    return "".join(text.split())
+
+
+def test_no_cell_before_the_matmul_exercise_states_its_formulas():
+    cells = nbformat.read(RELEASED, as_version=4).cells
+    at = next(i for i, cell in enumerate(cells)
+              if cell.metadata.get("course", {}).get("exercise") == "05.matmul_vjp")
+    before = [squeezed(cell.source) for cell in cells[:at]]
+    assert any("\\barA=\\baryv^\\top" in text for text in before)  # the worked example
+    for form in ANSWER_FORMS:
+        assert not [text for text in before if form in text], form
+
+
+def test_the_matmul_task_keeps_its_rules_and_the_hints_stop_short_of_the_formulas():
+    exercise = catalog.CATALOG["05.matmul_vjp"]
+    cells = nbformat.read(RELEASED, as_version=4).cells
+    task = next(cell.source for cell in cells
+                if cell.cell_type == "markdown" and "Exercise 05.matmul_vjp" in cell.source)
+    assert task.rstrip().endswith(exercise.rules())
+    for hint in exercise.hints:
+        assert not [form for form in ANSWER_FORMS if form in squeezed(hint)], hint

@@ -1,5 +1,8 @@
 """Notebook 07's checkers accept the reference solutions and reject typical mistakes."""
 
+from pathlib import Path
+
+import nbformat
 import numpy as np
 import pytest
 from course_cases import accepts, rejects
@@ -151,3 +154,46 @@ def test_the_checkers_expectations_agree_with_the_hand_written_backprop():
     dz3 = nb07.SoftmaxCeVjp().expected({"z": z3, "labels": labels})["dz"]
     out = nb07.LinearVjp().expected({"dz": dz3, "x": h2, "W": params["W3"], "b": params["b3"]})
     assert np.allclose(out["dW"], grads["W3"]) and np.allclose(out["db"], grads["b3"])
+
+
+# -- the teaching text above each exercise does not state its answer (issue 13) ----------
+
+#: formulas and code that once sat just above an exercise and gave its answer away
+ANSWER_STRINGS = {
+    "07.softmax_ce_vjp": ["(y - Y) / len(z)", "(y - Y) / N", r"\frac{y - Y}{N}", "y_k - Y_k",
+                          r"\operatorname{softmax}(z) - Y"],
+    "07.linear_vjp": ["x.T @ dz", "dz @ W.T", "dz.sum(axis=0)", r"h^\top \bar z",
+                      r"x^\top \bar z", r"\bar z\, W^\top", r"\bar z\,W^\top",
+                      r"\sum_\text{rows}"],
+    "07.activation_vjps": ["1 - h**2", "1 - h^2", "1 - h_2^2", "h_1(1 - h_1)", "h (1 - h)",
+                           r"h \odot (1 - h)", "1 - h_of_z**2", "1 - tanh²", "σ(x)(1 - σ(x))",
+                           r"1 - \tanh^2", r"\sigma(z)\,\bigl(1 - \sigma(z)\bigr)"],
+    "07.sgd_step": [r"\theta - \eta", "p - lr * g", "p - lr*g"],
+}
+
+
+def _released_07():
+    path = Path(__file__).resolve().parent.parent / "notebooks" / "07_backprop_mlp.ipynb"
+    return nbformat.read(path, as_version=4)
+
+
+def _text(cell) -> str:
+    """A cell's source and, for code, the text of its stored outputs."""
+    parts = [cell.source]
+    for output in cell.get("outputs", []):
+        parts.append(str(output.get("text", "")))
+        parts.append(str(output.get("data", {}).get("text/plain", "")))
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("exercise_id", list(ANSWER_STRINGS))
+def test_no_released_cell_above_an_exercise_states_its_answer(exercise_id):
+    cells = _released_07().cells
+    where = [i for i, c in enumerate(cells)
+             if c.metadata.get("course", {}).get("exercise") == exercise_id]
+    assert len(where) == 1, exercise_id
+    above = "\n".join(_text(c) for c in cells[:where[0]])
+    found = [s for s in ANSWER_STRINGS[exercise_id] if s in above]
+    assert not found, (exercise_id, found)
+    # the task still ends with exactly the checking rules
+    assert cells[where[0] - 1].source.endswith(catalog.CATALOG[exercise_id].rules())

@@ -370,9 +370,9 @@ EXERCISES = (
     Exercise(
         id="03.sin_tangent", notebook="03_forward_mode", points=2, name="sin_jvp",
         title="The forward rule of sin", checker=SinTangent(),
-        hint="Forward mode carries a tangent with every value: return sin(x) together with "
-             "its tangent, the local derivative of sin at x times the input's tangent x_dot "
-             "(the seed).",
+        hint="Follow the exponential's example in section 1: return sin(x) together with its "
+             "tangent, the local derivative of sin at x times the input's tangent x_dot (the "
+             "seed).",
         more_hints=(
             "The local derivative of sin is cos, so by the chain rule the tangent is cos(x) "
             "times x_dot: x_dot, not x, and cos, not -sin.",
@@ -385,9 +385,9 @@ EXERCISES = (
     Exercise(
         id="03.div_tangent", notebook="03_forward_mode", points=2, name="div_jvp",
         title="The forward rule of a quotient", checker=DivTangent(),
-        hint="z = x / y has two inputs and both may move: its tangent has one contribution "
-             "per input, that input's tangent times the partial derivative of z with "
-             "respect to it.",
+        hint="z = x / y has two inputs and both may move: as in the product's example in "
+             "section 1, its tangent has one contribution per input, that input's tangent "
+             "times the partial derivative of z with respect to it.",
         more_hints=(
             "The local partials are dz/dx = 1/y and dz/dy = -x/y**2: the minus sign and the "
             "square both matter.",

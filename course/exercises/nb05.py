@@ -383,13 +383,15 @@ EXERCISES = (
         id="05.matmul_vjp", notebook="05_jacobians_and_cost", points=3,
         name="matmul_vjp", title="The VJP of a matrix product, without its 4-D Jacobian",
         checker=MatmulVjp(),
-        hint="Each adjoint has the shape of its variable: x_bar is (b, n) like x, W_bar "
-             "is (n, p) like W. The 4-D Jacobian of y = x @ W is never needed: each VJP "
-             "is itself a matrix product of y_bar with the other factor.",
+        hint="Reason as in the worked example y = A v: an adjoint is the sum, over the "
+             "outputs its variable appears in, of y_bar's entries times the other factor, "
+             "and it has the shape of its variable (x_bar is (b, n) like x, W_bar is (n, p) "
+             "like W). The 4-D Jacobian of y = x @ W is never needed.",
         more_hints=(
-            "y_bar has y's shape (b, p). For x_bar, multiply y_bar by W or by its "
-            "transpose, whichever gives (b, n); for W_bar, multiply x or its transpose "
-            "by y_bar, whichever gives (n, p).",
+            "From y_ij = sum_k x_ik W_kj: x_ik appears in every y_ij of row i, times W_kj, "
+            "so x_bar_ik sums over j; W_kl appears in y_il of every row i, times x_ik, so "
+            "W_bar_kl sums over the batch. Each sum is a matrix product of y_bar with the "
+            "other factor or its transpose; the shapes (b, n) and (n, p) tell which.",
             "Outline: two matrix products, each with one transpose, returned in the order "
             "(x_bar, W_bar). Check against the scalar case (b = n = p = 1, where the rule "
             "is that of x * W) and against the shapes: a W_bar of shape (p, n) is the "

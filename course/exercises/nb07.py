@@ -336,9 +336,11 @@ EXERCISES = (
              "the predicted probabilities and the true labels as one-hot rows. The loss "
              "is a MEAN over the batch, which contributes one more factor.",
         more_hints=(
-            "Key formula: dL/dz = (softmax(z) - Y) / N, with Y the one-hot rows of the "
-            "labels (np.eye(C)[labels]), N = z.shape[0] the batch size, and the softmax "
-            "taken along each row (axis=1).",
+            "Key step, for one row with true class c: write its loss as "
+            "-z[c] + log(sum_j exp(z[j])) and differentiate by each z[k], as the two-class "
+            "example did; the log of the sum gives the softmax probability of class k. "
+            "Then the mean: example n's loss depends on row n of z only, and the mean "
+            "divides it by N = z.shape[0].",
             "Outline: (1) softmax of each row: subtract the row's maximum (axis=1, "
             "keepdims=True) so that np.exp cannot overflow, exponentiate, divide by the "
             "row's sum; (2) build Y; (3) subtract Y and divide by N once. Check: for "
@@ -392,12 +394,15 @@ EXERCISES = (
              "activation's OUTPUT, not z, and both derivatives can be written from the "
              "output alone.",
         more_hints=(
-            "The derivatives in terms of the output: tanh'(z) = 1 - tanh(z)**2 = "
-            "1 - h**2, and sigmoid'(z) = sigmoid(z) (1 - sigmoid(z)) = h (1 - h). Do not "
-            "apply tanh or the sigmoid to h again: h already is tanh(z) or sigmoid(z).",
-            "Outline: look at kind; for 'tanh' multiply dh entry by entry with 1 - h**2, "
-            "for 'sigmoid' with h (1 - h); return the result, which has the shape of h. "
-            "No matrix products and no sums.",
+            "Key step: differentiate each definition, then look for the activation "
+            "itself in the result. For the sigmoid, sigmoid'(z) = e^-z / (1 + e^-z)**2, "
+            "and e^-z / (1 + e^-z) is 1 - sigmoid(z). For tanh = sinh / cosh, the quotient "
+            "rule and cosh**2 - sinh**2 = 1 leave 1 / cosh**2; write that with tanh. Do "
+            "not apply tanh or the sigmoid to h again: h already is tanh(z) or sigmoid(z).",
+            "Outline: look at kind; compute the local derivative from h alone (one "
+            "expression for tanh, another for the sigmoid); multiply dh by it entry by "
+            "entry and return the result, which has the shape of h. No matrix products "
+            "and no sums.",
         ),
         mistakes=(
             Mistake("activation-applied-to-output", lambda c: _activation(c, _twice),
