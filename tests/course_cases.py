@@ -3,6 +3,7 @@
 import time
 
 import numpy as np
+import pytest
 
 from course import catalog
 from course.checkers import WrongOutput, compare, decode, encode
@@ -93,3 +94,17 @@ def runner_and_here(tmp_path_factory, notebook: str, mistakes: str):
         yield runner, here
     finally:
         runner.kill()
+
+
+def same_verdict_test(remote: list):
+    """The test, for a notebook's module: each (exercise, learner function, status, part of
+    the message) of ``remote`` gets the same verdict here and through the runner (the
+    module's ``learner`` fixture)."""
+    @pytest.mark.parametrize("exercise_id,name,status,says", remote)
+    def test(learner, exercise_id, name, status, says):
+        (got, _, message, _), _ = both_ways(learner, exercise_id, name,
+                                            "grade" if status == "passed" else "check")
+        assert got == status, message
+        assert says in message
+
+    return test

@@ -11,6 +11,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+from test_course_nb01 import kahn_with_a_set_of_users
 
 import adlab as ad
 from course import catalog, check
@@ -197,24 +198,6 @@ def outputs_first(graph):
             users[i] -= 1
             if users[i] == 0:
                 ready.append(i)
-    return order
-
-
-def kahn_with_a_set_of_users(graph):
-    waiting = {node: len(inputs) for node, inputs in graph.items()}
-    users = {node: set() for node in graph}
-    for node, inputs in graph.items():
-        for i in inputs:
-            users[i].add(node)
-    ready = [node for node, k in waiting.items() if k == 0]
-    order = []
-    while ready:
-        node = ready.pop()
-        order.append(node)
-        for user in sorted(users[node]):
-            waiting[user] -= 1
-            if waiting[user] == 0:
-                ready.append(user)
     return order
 
 
