@@ -30,6 +30,7 @@ MLP's backward pass by hand). :mod:`adlab.fmt` writes every number adlab shows.
 from adlab import backprop, datasets, dispatch, nn, numeric, ops, optim, symbolic  # noqa: F401
 from adlab.check import GradientCheckError, check_grads
 from adlab.core import AdlabError, Box, ConversionError, ShapeError
+from adlab.counting import WorkCount, count_work
 from adlab.forward import Dual, jvp
 from adlab.guards import GuardError
 from adlab.memory import SavedMemory, checkpoint, saved_memory
@@ -46,5 +47,5 @@ __all__ = ops.__all__ + [
     "GradientCheckError", "checkpoint", "saved_memory", "SavedMemory", "AdlabError",
     "ConversionError",
     "ShapeError", "Box", "nn", "optim", "datasets", "backprop",
-    "numeric", "symbolic", "Guard", "GuardError",
+    "numeric", "symbolic", "Guard", "GuardError", "count_work", "WorkCount",
 ]

@@ -45,6 +45,11 @@ __all__ = ["Box", "Level", "AdlabError", "ShapeError", "ConversionError", "prima
 #: sweep, nothing per operation); adlab.widgets.count_work reads the differences.
 SWEEPS = {"forward_sweeps": 0, "recordings": 0, "reverse_sweeps": 0}
 
+#: ``None``, except while :func:`adlab.counting.count_work` counts: then called with the
+#: total after each addition that accumulates a tangent term or an adjoint contribution
+#: (additions on plain arrays, which no primitive sees).
+TALLY: Callable[[Any], None] | None = None
+
 
 class AdlabError(Exception):
     """Base class of adlab's own errors (each says what went wrong and what to do)."""

@@ -11,8 +11,14 @@ picture is read from the trace, nothing is recomputed here:
 * ``partials=True``: each edge :math:`v_i \to v_k` carries the local partial
   :math:`\partial v_k/\partial v_i`, from the primitive's own JVP rule with a unit
   tangent (array edges show shapes only: a Jacobian of a matrix product would not fit);
-* nodes whose values reverse mode must keep (``trace.saved()``) are filled and tagged
-  "stored"; the others have a dashed border and say "not stored".
+* nodes whose values reverse mode must keep (``trace.saved()``) are filled yellow and
+  tagged "stored"; the others have a dashed border and say "not stored";
+* below the graph, a caption says what the numbers are, and a legend explains the
+  marks (below rather than beside it: the picture has to fit a notebook column).
+
+In JupyterLab the picture shrinks to the width of its column and follows the theme:
+nodes are light cards with dark text, and what is drawn on the page itself (caption,
+legend, edges and their labels) takes the theme's text colour (see ``Graph.to_html``).
 
 >>> import adlab as ad
 >>> t = ad.trace(lambda x1, x2: x1 * x2 + ad.sin(x1), 2.0, 3.0)
@@ -27,6 +33,7 @@ note on how to install Graphviz.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
@@ -38,19 +45,48 @@ from adlab.core import raw
 
 __all__ = ["draw", "Graph", "node_expression", "local_partial", "COLORS", "INSTALL_HINT"]
 
-# One palette for the graphs and the widgets (adlab.widgets reads it too).
+# One palette for the graphs and the widgets (adlab.widgets reads it too). Node text
+# sits on a light fill in every theme (white, or stored_fill), so these text colours
+# keep a contrast of at least 4 to 1 against both fills.
 COLORS = {
     "value": "#222222",
     "tangent": "#1c64b4",      # forward mode: blue
     "adjoint": "#c0392b",      # reverse mode: red
+    "node_fill": "#ffffff",    # every node is a light card, readable on a dark page too
     "stored_fill": "#fff1b8",  # kept from the forward sweep for the reverse sweep
-    "stored_border": "#b7950b",
-    "not_stored": "#8c8c8c",
+    "stored_border": "#8a6d00",
+    "not_stored": "#707070",
     "input_border": "#2e7d32",
     "highlight": "#ef6c00",    # the current step
-    "muted": "#9a9a9a",
+    "muted": "#757575",
     "edge": "#555555",
 }
+
+# The picture's own stylesheet, inside the SVG. Text drawn on the page itself (the
+# caption, the legend, edge labels) and the edges take their colours from CSS custom
+# properties: inside JupyterLab (see Graph.to_html) those follow the theme, so they are
+# light on a dark page; anywhere else (an <img>, a file, another front end) the
+# fallbacks draw dark ink on white. Node text has explicit colours on light fills.
+_SVG_STYLE = (
+    "<style>"
+    "g.adlab-graph{fill:var(--adlab-graph-ink,#222222)}"
+    "g.adlab-graph>polygon:first-of-type{fill:var(--adlab-graph-bg,#ffffff)}"
+    "g.adlab-graph g.edge path{stroke:var(--adlab-graph-line,#555555)}"
+    "g.adlab-graph g.edge polygon{fill:var(--adlab-graph-line,#555555);"
+    "stroke:var(--adlab-graph-line,#555555)}"
+    "</style>"
+)
+
+# How to_html() shows the SVG: scaled down to the width of its column (never below
+# _MIN_SCALE of its natural size: past that, the box scrolls sideways instead, as text
+# smaller than that is unreadable), with the theme's colours for what is drawn on the
+# page. The variables fall back to light-theme values outside JupyterLab.
+_MIN_SCALE = 0.6
+_HTML_VARS = (
+    "--adlab-graph-bg:transparent;"
+    "--adlab-graph-ink:var(--jp-content-font-color1,#222222);"
+    "--adlab-graph-line:var(--jp-content-font-color2,#555555)"
+)
 
 INSTALL_HINT = (
     "Graphviz's 'dot' program is not installed, so the graph is shown as its DOT source. "
@@ -85,10 +121,12 @@ def local_partial(node, i: int) -> Any:
 class Graph(graphviz.Digraph):
     """A ``graphviz.Digraph`` of a trace that displays itself in JupyterLab.
 
-    It renders as SVG (``_repr_mimebundle_``, ``_repr_svg_``). Where Graphviz's ``dot``
-    program is missing it shows the DOT source and how to install Graphviz instead
-    of raising. ``svg()`` returns the SVG text (raises if ``dot`` is missing);
-    ``to_html()`` always returns something to put in a page.
+    It renders as inline SVG in HTML (``_repr_mimebundle_``: JupyterLab shows that one,
+    scaled to the column and in the theme's colours) and as plain SVG (``image/svg+xml``,
+    ``_repr_svg_``, for other front ends). Where Graphviz's ``dot`` program is missing
+    it shows the DOT source and how to install Graphviz instead of raising. ``svg()``
+    returns the SVG text (raises if ``dot`` is missing); ``to_html()`` always returns
+    something to put in a page.
     """
 
     trace = None          # the Trace drawn
@@ -100,12 +138,18 @@ class Graph(graphviz.Digraph):
     _svg_cache: tuple[str, str] | None = None
 
     def svg(self) -> str:
-        """The rendered SVG (without the XML prolog, ready to inline in HTML)."""
+        """The rendered SVG (without the XML prolog, ready to inline in HTML), with its
+        stylesheet (light-theme colours unless the page defines the ``--adlab-graph-*``
+        properties, as :meth:`to_html` does)."""
         source = self.source
         if self._svg_cache is None or self._svg_cache[0] != source:
             text = self.pipe(format="svg", encoding="utf-8")
             start = text.find("<svg")
-            self._svg_cache = (source, text[start:] if start >= 0 else text)
+            text = text[start:] if start >= 0 else text
+            end = text.find(">") + 1  # after the opening <svg ...> tag
+            if text.startswith("<svg") and end > 0:
+                text = text[:end] + _SVG_STYLE + text[end:]
+            self._svg_cache = (source, text)
         return self._svg_cache[1]
 
     def fallback_text(self, reason: str | None = None) -> str:
@@ -118,8 +162,9 @@ class Graph(graphviz.Digraph):
             '<div class="adlab-graph-fallback">'
             f'<p style="color:{COLORS["adjoint"]}"><b>No picture:</b> '
             f"{html.escape(reason or INSTALL_HINT)}</p>"
-            '<pre style="font-size:11px; max-height:24em; overflow:auto; '
-            'background:#f6f6f6; padding:6px">'
+            '<pre style="font-size:11px; max-height:24em; overflow:auto; padding:6px; '
+            'background:var(--jp-layout-color2,#f6f6f6); '
+            'color:var(--jp-content-font-color1,#222222)">'
             f"{html.escape(self.source)}</pre></div>"
         )
 
@@ -135,12 +180,17 @@ class Graph(graphviz.Digraph):
             return None, f"Graphviz's dot could not lay out this graph: {err.strip()[:400]}"
 
     def to_html(self) -> str:
-        """Inline SVG when ``dot`` works, otherwise :meth:`fallback_html` (never raises)."""
+        """Inline SVG when ``dot`` works, otherwise :meth:`fallback_html` (never raises).
+
+        The SVG shrinks to the width of its column (``max-width: 100%``, down to 60 %
+        of its natural size; a wider picture scrolls sideways inside its box) and takes
+        the JupyterLab theme's colours for the text and lines drawn on the page.
+        """
         svg, reason = self._render_or_reason()
         if svg is None:
             return self.fallback_html(reason)
-        return (f'<div class="adlab-graph-svg" style="overflow:auto;max-width:100%">'
-                f'{svg}</div>')
+        return (f'<div class="adlab-graph-svg" style="max-width:100%;overflow-x:auto;'
+                f'{_HTML_VARS}">{_responsive(svg)}</div>')
 
     # rich display in Jupyter ------------------------------------------------------
 
@@ -149,7 +199,11 @@ class Graph(graphviz.Digraph):
         if svg is None:
             return {"text/html": self.fallback_html(reason),
                     "text/plain": self.fallback_text(reason)}
-        bundle = {"image/svg+xml": svg, "text/plain": f"<adlab graph: {self.mode} mode>"}
+        # JupyterLab prefers the HTML (inline SVG: fits the column, follows the theme);
+        # it shows image/svg+xml as an <img> at its natural width, which overflows a
+        # narrow column. Other front ends and converters take the plain SVG.
+        bundle = {"text/html": self.to_html(), "image/svg+xml": svg,
+                  "text/plain": f"<adlab graph: {self.mode} mode>"}
         if include is not None:
             bundle = {k: v for k, v in bundle.items() if k in set(include)}
         if exclude is not None:
@@ -161,6 +215,13 @@ class Graph(graphviz.Digraph):
 
     def _repr_image_svg_xml(self) -> str:  # graphviz's own name for the same thing
         return self.svg()
+
+
+def _responsive(svg: str) -> str:
+    """``svg`` with an inline style that scales it down to its container's width."""
+    m = re.match(r'<svg width="([\d.]+)pt"', svg)
+    floor = f"min-width:{float(m.group(1)) * _MIN_SCALE:.0f}pt;" if m else ""
+    return svg.replace("<svg", f'<svg style="max-width:100%;{floor}height:auto"', 1)
 
 
 # ---------------------------------------------------------------------------------
@@ -204,7 +265,7 @@ def draw(trace, mode: str = "value", seed: Any = None, partials: bool = False,
     Example
     -------
     >>> t = ad.trace(lambda x1, x2: x1 * x2 + ad.sin(x1), 2.0, 3.0)  # doctest: +SKIP
-    >>> draw(t, mode="tangent", seed=(1, 0))      # dz/dx1 = 2.58385 at the output
+    >>> draw(t, mode="tangent", seed=(1, 0))  # dz/dx1 = 2.58385 at v3  # doctest: +SKIP
     """
     if mode not in _MODES:
         raise ValueError(f"draw(): mode must be one of {', '.join(map(repr, _MODES))}, "
@@ -241,12 +302,14 @@ def draw(trace, mode: str = "value", seed: Any = None, partials: bool = False,
     computed = None if computed is None else set(computed)
     final = None if final is None else set(final)
 
+    # the caption and the legend sit below the graph (the graph label), where they
+    # make the picture taller rather than wider: it has to fit a notebook column
     g = Graph(name="adlab", graph_attr={
-        "rankdir": rankdir, "fontname": "Helvetica", "fontsize": "12", "labelloc": "t",
-        "label": _caption(trace, mode, seed), "nodesep": "0.25", "ranksep": "0.45",
-        "bgcolor": "white",
+        "rankdir": rankdir, "fontname": "Helvetica", "fontsize": "12", "labelloc": "b",
+        "labeljust": "l", "nodesep": "0.25", "ranksep": "0.45", "bgcolor": "white",
+        "class": "adlab-graph",
     }, node_attr={"shape": "box", "fontname": "Helvetica", "fontsize": "11",
-                  "margin": "0.08,0.04"},
+                  "margin": "0.08,0.04", "fontcolor": COLORS["value"]},
         edge_attr={"fontname": "Helvetica", "fontsize": "10", "color": COLORS["edge"],
                    "arrowsize": "0.7"})
     g.trace, g.mode, g.seed, g.highlight = trace, mode, seed, highlight
@@ -267,17 +330,17 @@ def draw(trace, mode: str = "value", seed: Any = None, partials: bool = False,
                 rows += _value_rows(label, shown_adjoints[node.name], COLORS["adjoint"])
             else:
                 rows.append(_cell("adjoint: nothing yet", COLORS["muted"], italic=True))
-        attrs = {"style": "rounded", "color": COLORS["value"], "penwidth": "1"}
+        attrs = {"style": "rounded,filled", "fillcolor": COLORS["node_fill"],
+                 "color": COLORS["value"], "penwidth": "1"}
         if node.op == "input":
             attrs["color"] = COLORS["input_border"]
         if show_saved:
             if node.name in saved:
                 rows.append(_cell("stored", COLORS["stored_border"], small=True, bold=True))
-                attrs["style"] = "rounded,filled"
                 attrs["fillcolor"] = COLORS["stored_fill"]
             else:
                 rows.append(_cell("not stored", COLORS["not_stored"], small=True))
-                attrs["style"] = "rounded,dashed"
+                attrs["style"] = "rounded,filled,dashed"
         if node.name == trace.output:
             attrs["penwidth"] = "2"
         if node.name == highlight:
@@ -304,8 +367,8 @@ def draw(trace, mode: str = "value", seed: Any = None, partials: bool = False,
             for a, b in zip(trace.inputs, trace.inputs[1:]):
                 s.edge(a, b, style="invis")
 
-    if show_saved or partials or highlight is not None or mode != "value":
-        _legend(g, trace, mode, show_saved, partials, highlight)
+    g.graph_attr["label"] = _label(_caption(trace, mode, seed),
+                                   _legend(mode, show_saved, partials, highlight))
     return g
 
 
@@ -408,38 +471,41 @@ def _short_shape(x) -> str:
     return "scalar" if shape == () else "[" + ", ".join(map(str, shape)) + "]"
 
 
-def _legend(g: Graph, trace, mode: str, show_saved: bool, partials: bool,
-            highlight: str | None) -> None:
-    """A small cluster with one table that explains the marks used in this picture."""
+def _label(caption: str, legend: list[str]) -> str:
+    """The graph label: the caption, then the legend's rows (an HTML-like table)."""
+    head = (f'<TR><TD COLSPAN="2" ALIGN="LEFT" CELLPADDING="3">{html.escape(caption)}'
+            "</TD></TR>")
+    return ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="3" CELLPADDING="2">'
+            + head + "".join(legend) + "</TABLE>>")
+
+
+def _legend(mode: str, show_saved: bool, partials: bool,
+            highlight: str | None) -> list[str]:
+    """Rows that explain the marks used in this picture: a sample, drawn like a node
+    (a light card, so that its colours read on a dark page too), and what it means."""
     rows = []
 
-    def sample(text, attrs, body):
-        rows.append(f'<TR><TD {attrs}>{body}</TD><TD ALIGN="LEFT">{html.escape(text)}</TD></TR>')
+    def sample(text: str, color: str, body: str, *, fill: str = COLORS["node_fill"],
+               style: str = "rounded", border: int = 1,
+               border_color: str = COLORS["value"]) -> None:
+        rows.append(f'<TR><TD BORDER="{border}" STYLE="{style}" BGCOLOR="{fill}" CELLPADDING="3" '
+                    f'COLOR="{border_color}"><FONT COLOR="{color}" POINT-SIZE="10">{body}'
+                    f'</FONT></TD><TD ALIGN="LEFT"><FONT POINT-SIZE="10">'
+                    f"{html.escape(text)}</FONT></TD></TR>")
 
     if show_saved:
         sample("value kept for the reverse sweep (a local partial reads it)",
-               f'BORDER="1" STYLE="rounded" BGCOLOR="{COLORS["stored_fill"]}"',
-               f'<FONT COLOR="{COLORS["stored_border"]}"><B>stored</B></FONT>')
-        sample("no local partial reads it: free after use", 'BORDER="1" STYLE="dashed"',
-               f'<FONT COLOR="{COLORS["not_stored"]}">not stored</FONT>')
+               COLORS["stored_border"], "<B>stored</B>", fill=COLORS["stored_fill"])
+        sample("no local partial reads it: free after use", COLORS["not_stored"],
+               "not stored", style="dashed")
     if mode == "tangent":
-        sample("forward mode: d(node) in the seed's direction", "",
-               f'<FONT COLOR="{COLORS["tangent"]}">tangent</FONT>')
+        sample("forward mode: d(node) in the seed's direction", COLORS["tangent"], "tangent")
     elif mode == "adjoint":
-        sample("reverse mode: d(output)/d(node)", "",
-               f'<FONT COLOR="{COLORS["adjoint"]}">adjoint</FONT>')
+        sample("reverse mode: d(output)/d(node)", COLORS["adjoint"], "adjoint")
     if partials:
-        sample("edge label: the local partial of the operation", "",
+        sample("edge label: the local partial of the operation", COLORS["value"],
                "∂v<SUB>k</SUB>/∂v<SUB>i</SUB>")
     if highlight is not None:
-        sample("the current step", f'BORDER="3" COLOR="{COLORS["highlight"]}" STYLE="rounded"',
-               html.escape(highlight))
-    if not rows:
-        return
-    table = ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="3" CELLPADDING="2">'
-             + "".join(rows) + "</TABLE>>")
-    with g.subgraph(name="cluster_legend") as c:
-        c.attr(label="legend", fontsize="9", color=COLORS["muted"], style="rounded")
-        c.node("_legend", table, shape="plaintext", fontsize="9", margin="0")
-    if trace.output is not None:  # after the output, out of the graph's way
-        g.edge(trace.output, "_legend", style="invis")
+        sample("the current step", COLORS["value"], html.escape(highlight), border=3,
+               border_color=COLORS["highlight"])
+    return rows

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from adlab import core as _core
 from adlab.core import AdlabError, Box, ShapeError, raw
 
 __all__ = [  # the operations adlab exports (ad.sin, ad.einsum, ...), and the registry
@@ -193,8 +194,14 @@ class Primitive:
             out = None
             for i, t in enumerate(tangents):
                 term = None if t is None else self.jvp_term(i, t, ans, args, params)
-                if term is not None:
-                    out = term if out is None else out + term
+                if term is None:
+                    continue
+                if out is None:
+                    out = term
+                else:
+                    out = out + term
+                    if _core.TALLY is not None:  # count_work counts this addition
+                        _core.TALLY(out)
         if out is None:
             return None
         return broadcast_to_shape(out, np.shape(raw(ans)))

@@ -17,12 +17,12 @@ partials read must be kept from the forward sweep until the reverse sweep uses t
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
-from adlab import fmt, tapegc
+from adlab import core, fmt, tapegc
 from adlab.conversions import check_outputs
 from adlab.core import SWEEPS, AdlabError, Box, Level, gc_paused, method, raw, running
 from adlab.ops import Primitive, unbroadcast
@@ -265,7 +265,7 @@ def _creation(v: Var) -> int:
 
 def backward_sweep(order: Iterable[Var], seeds: Sequence[tuple[Var, Any]], *,
                    into_grad: bool = False, visit: Callable | None = None,
-                   contribute: Callable | None = None) -> dict:
+                   contribute: Callable | None = None, release: bool = False) -> dict:
     """Push adjoints from the seeded outputs back through ``order``.
 
     ``order`` lists nodes so that every node comes after all its consumers. Each
@@ -274,17 +274,30 @@ def backward_sweep(order: Iterable[Var], seeds: Sequence[tuple[Var, Any]], *,
     parent, value)`` sees every single term of the sums (``i``: which argument of
     ``node`` the parent is). Returns the adjoints that
     reached nodes outside ``order`` (the inputs, when ``order`` is a tape's list).
+
+    ``release=True`` hands ``seeds`` (a list) over: it is emptied once read. The sweep
+    then holds no node it has finished, so with an ``order`` that forgets each node as
+    it hands it out (:func:`_consumed`) every node, and every value only it holds, is
+    freed right after its turn: a one-shot gradient frees its tape as it goes.
     """
     SWEEPS["reverse_sweeps"] += 1
     adjoints: dict[Var, Any] = {}
     for node, seed in seeds:
         adjoints[node] = adjoints[node] + seed if node in adjoints else seed
+    if release:
+        seeds.clear()  # an output Var reaches the whole graph: hold it only as a key
+    node = seed = None
     for node in order:
         g = adjoints.pop(node, None)
         if g is None:
             continue  # nothing downstream of this node reached an output
         if into_grad:
-            node.grad = g if node.grad is None else node.grad + g
+            if node.grad is None:
+                node.grad = g
+            else:
+                node.grad = node.grad + g
+                if core.TALLY is not None:
+                    core.TALLY(node.grad)
         if visit is not None:
             visit(node, g)
         prim = node._prim
@@ -309,7 +322,12 @@ def backward_sweep(order: Iterable[Var], seeds: Sequence[tuple[Var, Any]], *,
             if contribute is not None:
                 contribute(node, i, parent, c)
             before = adjoints.get(parent)
-            adjoints[parent] = c if before is None else before + c
+            if before is None:
+                adjoints[parent] = c
+            else:
+                adjoints[parent] = before = before + c
+                if core.TALLY is not None:  # count_work counts this accumulation
+                    core.TALLY(before)
     return adjoints
 
 
@@ -317,14 +335,12 @@ def backward_sweep(order: Iterable[Var], seeds: Sequence[tuple[Var, Any]], *,
 # Transformations
 # ---------------------------------------------------------------------------------
 
-@method("ad.vjp")
-def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
-    r"""Reverse mode as a transformation: ``vjp :: (a -> b) -> a -> (b, T* b -> T* a)``.
+def _record(f: Callable, primals: tuple, where: str) -> tuple:
+    """Run ``f`` on fresh Vars of a new tape.
 
-    Runs ``f`` once, recording a tape, and returns ``(f(*primals), vjp_fn)``.
-    ``vjp_fn(cotangent)`` sweeps the tape backwards from the seed ``cotangent`` (shape
-    of the output) and returns a tuple with :math:`\bar y^\top J` for each primal. It
-    can be called many times (one sweep each, no re-evaluation of ``f``).
+    Returns ``(tape, leaves, treedef, nodes, outputs, out_def, out_values)``: the leaf
+    Vars of the primals, the recorded nodes in evaluation order, ``f``'s output leaves
+    (Vars of the tape, or constants) and their plain values.
     """
     tape = Tape(record=True)
     leaves, treedef = flatten(primals)
@@ -335,25 +351,84 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
         out = f(*unflatten(treedef, boxes))
     nodes = tape.stop_recording()
     out_leaves, out_def = flatten(out)
-    check_outputs(out_leaves, "vjp")
+    check_outputs(out_leaves, where)
     out_values = [o.value if isinstance(o, Var) and o._level is tape else o
                   for o in out_leaves]
+    return tape, boxes, treedef, nodes, out_leaves, out_def, out_values
+
+
+def _seeds(cotangent: Any, tape: Tape, out_leaves: list, out_values: list) -> list:
+    """The (output Var, seed) pairs of a cotangent, each checked against its output."""
+    ct_leaves, _ = flatten(cotangent)
+    if len(ct_leaves) != len(out_leaves):
+        raise AdlabError("vjp_fn: the cotangent must have the same structure as f's output")
+    seeds = []
+    for o, v, ct in zip(out_leaves, out_values, ct_leaves):
+        ct = cast_like(_check_seed(ct, shape_of(v), "vjp_fn"), raw(v))
+        if isinstance(o, Var) and o._level is tape:
+            seeds.append((o, ct))
+    return seeds
+
+
+def _consumed(nodes: list) -> Iterator[Var]:
+    """The recorded nodes, latest first, each dropped from the list as it is handed out.
+
+    (``nodes.pop()`` once per node, called from C: a few nanoseconds a node, several
+    times cheaper than a generator.)
+    """
+    return itertools.starmap(nodes.pop, itertools.repeat((), len(nodes)))
+
+
+def _gradients(found: dict, boxes: list, treedef: Any) -> tuple:
+    grads = [found.get(b) for b in boxes]
+    grads = [zeros_like_float(raw(b.value)) if g is None else g for g, b in zip(grads, boxes)]
+    return tuple(unflatten(treedef, grads))
+
+
+@method("ad.vjp")
+def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
+    r"""Reverse mode as a transformation: ``vjp :: (a -> b) -> a -> (b, T* b -> T* a)``.
+
+    Runs ``f`` once, recording a tape, and returns ``(f(*primals), vjp_fn)``.
+    ``vjp_fn(cotangent)`` sweeps the tape backwards from the seed ``cotangent`` (shape
+    of the output) and returns a tuple with :math:`\bar y^\top J` for each primal. It
+    can be called many times (one sweep each, no re-evaluation of ``f``), so it keeps
+    the whole recording alive for as long as it exists.
+    """
+    tape, boxes, treedef, nodes, out_leaves, out_def, out_values = _record(f, primals, "vjp")
 
     def vjp_fn(cotangent: Any) -> tuple:
-        ct_leaves, ct_def = flatten(cotangent)
-        if len(ct_leaves) != len(out_leaves):
-            raise AdlabError("vjp_fn: the cotangent must have the same structure as f's output")
-        seeds = []
-        for o, v, ct in zip(out_leaves, out_values, ct_leaves):
-            ct = cast_like(_check_seed(ct, shape_of(v), "vjp_fn"), raw(v))
-            if isinstance(o, Var) and o._level is tape:
-                seeds.append((o, ct))
+        seeds = _seeds(cotangent, tape, out_leaves, out_values)
         # the tape's own list is in evaluation order: sweep it backwards, no sorting
         with gc_paused():
             found = backward_sweep(reversed(nodes), seeds)
-        grads = [found.get(b) for b in boxes]
-        grads = [zeros_like_float(raw(b.value)) if g is None else g
-                 for g, b in zip(grads, boxes)]
-        return tuple(unflatten(treedef, grads))
+        return _gradients(found, boxes, treedef)
 
     return unflatten(out_def, out_values), vjp_fn
+
+
+def vjp_once(f: Callable, *primals: Any) -> tuple[Any, Callable]:
+    """:func:`vjp` for a pullback called once (``grad``, a checkpoint's recomputation).
+
+    The pullback hands its recording over to the sweep, which lets go of every node
+    right after its turn, so a node's value is freed after its last use and the memory
+    of the reverse sweep falls as it goes, instead of staying at the whole recording
+    until the gradient is returned. The arithmetic is the same, in the same order: the
+    gradients are identical to the last bit. A second call raises.
+    """
+    tape, boxes, treedef, nodes, out_leaves, out_def, out_values = _record(f, primals, "vjp")
+    held = [nodes, out_leaves]  # the only references to the recording, handed over once
+    del nodes, out_leaves
+
+    def pullback_once(cotangent: Any) -> tuple:
+        if not held:
+            raise AdlabError("this pullback has swept (and freed) its recording already; "
+                             "ad.vjp returns a pullback that can be called many times")
+        seeds = _seeds(cotangent, tape, held[1], out_values)
+        nodes = held[0]
+        held.clear()
+        with gc_paused():
+            found = backward_sweep(_consumed(nodes), seeds, release=True)
+        return _gradients(found, boxes, treedef)
+
+    return unflatten(out_def, out_values), pullback_once

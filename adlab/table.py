@@ -264,12 +264,17 @@ def partial_formula(node, i: int) -> str:
 
 @dataclass
 class Row:
-    """One line of a trace table: ``lhs op formula = value``."""
+    """One line of a trace table: ``lhs op formula = value``.
+
+    In the adjoint trace ``value`` is what the line adds (its increment) and ``total``
+    the adjoint after the line: the last line of an adjoint shows its final value.
+    """
 
     lhs: str
     op: str  # "=" or "+="
     formula: str
     value: Any
+    total: Any = None
 
     def text(self) -> str:
         return f"{self.lhs} {self.op} {self.formula}"
@@ -280,8 +285,11 @@ class Table:
 
     ``.primal``, ``.tangent`` and ``.adjoint`` are lists of :class:`Row`. The adjoint
     rows follow the reverse sweep: the seed first, then one ``+=`` row for every
-    contribution, in the order the sweep adds them. Shown as HTML in a notebook and
-    as aligned plain text in a terminal (``str(table)``).
+    contribution, in the order the sweep adds them, read top-down like the other two
+    columns. Each adjoint row shows its increment and the running total of that
+    adjoint (:attr:`Row.total`), so an adjoint's last row holds its final value
+    (Baydin et al.'s Table 3 prints the totals). Shown as HTML in a notebook and as
+    aligned plain text in a terminal (``str(table)``).
     """
 
     def __init__(self, trace, seed=None, out_seed: Any = 1.0, tangent: bool = True,
@@ -305,9 +313,12 @@ class Table:
 
     def _adjoint_rows(self, adjoints) -> list[Row]:
         trace = self.trace
-        rows = [Row(f"{trace.output}_bar", "=", "seed", adjoints.seed)]
+        rows = [Row(f"{trace.output}_bar", "=", "seed", adjoints.seed, adjoints.seed)]
+        totals: dict[str, Any] = {}
         for source, i, target, value in adjoints.sweep:  # in the order the sweep added them
-            rows.append(Row(f"{target}_bar", "+=", adjoint_formula(trace[source], i), value))
+            totals[target] = value if target not in totals else totals[target] + value
+            rows.append(Row(f"{target}_bar", "+=", adjoint_formula(trace[source], i), value,
+                            totals[target]))
         return rows
 
     # -- text ------------------------------------------------------------------------
@@ -330,6 +341,11 @@ class Table:
             cells = [f"{r.lhs:<{lhs_w}} {r.op:<2} {r.formula}" for r in rows]
             width = max([len(c) for c in cells] + [1])
             lines = [f"{c:<{width}} = {fmt.compact(r.value)}" for c, r in zip(cells, rows)]
+            if rows is self.adjoint:  # the increments, then each adjoint's running total
+                value_w = max(len(line) for line in lines)
+                lines = [f"{line:<{value_w}}   {r.lhs} = {fmt.compact(r.total)}"
+                         for line, r in zip(lines, rows)]
+                title = f"{title:<{value_w}}   adjoint so far"
             width = max([len(line) for line in lines] + [len(title)])
             blocks.append([title.ljust(width), "-" * width] + [ln.ljust(width) for ln in lines])
         height = max(len(b) for b in blocks)
@@ -343,18 +359,27 @@ class Table:
         cols = self.columns()
         height = max(len(rows) for _, rows in cols)
         esc = html.escape
-        head = "".join(f'<th colspan="2" style="text-align:left">{esc(t)}</th>' for t, _ in cols)
+        mono = "font-family:monospace"
+        head = "".join(
+            f'<th colspan="2" style="text-align:left">{esc(t)}</th>'
+            + ('<th style="text-align:left;padding-left:1.5em">adjoint so far</th>'
+               if rows is self.adjoint else "") for t, rows in cols)
         body = []
         for k in range(height):
             cells = []
             for _, rows in cols:
+                total = rows is self.adjoint
                 if k < len(rows):
                     r = rows[k]
-                    cells.append(f'<td style="text-align:left;font-family:monospace">'
-                                 f'{esc(r.text())}</td><td style="text-align:right;'
-                                 f'font-family:monospace">{esc(fmt.compact(r.value))}</td>')
+                    cells.append(f'<td style="text-align:left;{mono}">{esc(r.text())}</td>'
+                                 f'<td style="text-align:right;{mono}">'
+                                 f'{esc(fmt.compact(r.value))}</td>')
+                    if total:
+                        cells.append(f'<td class="adlab-total" style="text-align:left;{mono};'
+                                     f'padding-left:1.5em" title="the adjoint after this line">'
+                                     f'{esc(r.lhs)} = {esc(fmt.compact(r.total))}</td>')
                 else:
-                    cells.append("<td></td><td></td>")
+                    cells.append("<td></td><td></td>" + ("<td></td>" if total else ""))
             body.append("<tr>" + "".join(cells) + "</tr>")
         return (f'<table class="adlab-table"><thead><tr>{head}</tr></thead>'
                 f'<tbody>{"".join(body)}</tbody></table>')

@@ -310,12 +310,20 @@ class Trace:
         Reverse mode must keep exactly these values from the forward sweep until the
         reverse sweep uses them. The partials of ``+`` and ``-`` are constants, so a sum
         that only feeds ``+``/``-`` is never read; ``x * y`` reads both factors;
-        ``exp`` and ``tanh`` read their own output.
+        ``exp`` and ``tanh`` read their own output. :meth:`readers` says which rule
+        reads each of them.
         """
+        return list(self.readers())
+
+    def readers(self) -> dict[str, list[str]]:
+        """For each stored node (see :meth:`saved`), the operations whose reverse rules
+        read its value: ``{"v-1": ["v1"], "v3": ["v4"]}`` for ``(x1 x2 - (x3 + x4))^2``
+        (the product reads its factors, the square reads its operand)."""
         outs = [o for o in self._outs if o is not None]
         if not outs:
-            return []
-        needed = set()
+            return {}
+        name_of = {id(node.var): node.name for node in self.nodes}
+        found: dict[int, list[str]] = {}
         for v in reverse_order(outs):
             prim = v._prim
             if prim is None:
@@ -326,14 +334,18 @@ class Trace:
                     continue
                 for r in prim.reads_of(i):
                     if r == "ans":
-                        needed.add(id(v))
+                        read = [v]
                     elif prim.variadic:  # the name stands for all the arguments
-                        needed.update(id(p) for p in parents if p is not None)
+                        read = [p for p in parents if p is not None]
                     else:
-                        p = parents[prim.argnames.index(r)]
-                        if p is not None:
-                            needed.add(id(p))
-        return [node.name for node in self.nodes if id(node.var) in needed]
+                        read = [p for p in (parents[prim.argnames.index(r)],) if p is not None]
+                    for target in read:
+                        names = found.setdefault(id(target), [])
+                        if name_of[id(v)] not in names:
+                            names.append(name_of[id(v)])
+        order = {node.name: k for k, node in enumerate(self.nodes)}
+        return {node.name: sorted(found[id(node.var)], key=order.__getitem__)
+                for node in self.nodes if id(node.var) in found}
 
     def saved_bytes(self) -> int:
         """Bytes of the values :meth:`saved` lists (8 per float64 number)."""

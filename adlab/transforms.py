@@ -4,7 +4,8 @@ Forward mode (:func:`adlab.jvp`) and reverse mode (:func:`adlab.vjp`) are the tw
 primitive transformations. Everything here is built from them:
 
 * :func:`grad` and :func:`value_and_grad`: one recorded run and one reverse sweep with
-  seed :math:`\bar y = 1`, for a scalar function;
+  seed :math:`\bar y = 1`, for a scalar function (the sweep frees each node of the
+  recording once it is done with it, so memory falls as the sweep goes);
 * :func:`jacfwd`: the Jacobian column by column, one JVP per input entry;
 * :func:`jacrev`: the Jacobian row by row, one VJP per output entry;
 * :func:`hessian`: forward over reverse, ``jacfwd(jacrev(f))``.
@@ -22,7 +23,7 @@ import numpy as np
 from adlab import ops
 from adlab.core import AdlabError, gc_paused, method, raw
 from adlab.forward import jvp
-from adlab.reverse import vjp
+from adlab.reverse import vjp, vjp_once
 from adlab.tree import as_float, float_dtype
 
 __all__ = ["grad", "value_and_grad", "jacfwd", "jacrev", "hessian"]
@@ -67,7 +68,8 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
         return out, grads[0] if isinstance(argnums, int) else grads
 
     def _value_and_pullback(f, args, nums):
-        out, pullback = vjp(_fix_others(f, args, nums), *[args[n] for n in nums])
+        # a pullback used once: the sweep frees each node after its last use
+        out, pullback = vjp_once(_fix_others(f, args, nums), *[args[n] for n in nums])
         value = raw(out)
         shape = () if type(value) is float else getattr(value, "shape", None)
         if shape != () and np.shape(value) != ():

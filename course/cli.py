@@ -57,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("outputs", help="run the sources and store the outputs nbval "
                        "compares (cells marked # NBVAL_CHECK_OUTPUT, and the checks)")
     _sources_option(p)
+    p.add_argument("notebooks", nargs="*", metavar="NOTEBOOK",
+                   help="only these source notebooks (e.g. 03_forward_mode); default: all")
     p.set_defaults(run=_outputs)
 
     p = sub.add_parser("validate", help="check that solutions pass and stubs fail")
@@ -176,7 +178,12 @@ def _outputs(args: argparse.Namespace) -> int:
     except UsageError as e:
         print(f"course outputs: {e}", file=sys.stderr)
         return 2
-    for path in refresh(source):
+    try:
+        written = refresh(source, only=args.notebooks)
+    except FileNotFoundError as e:
+        print(f"course outputs: {e}", file=sys.stderr)
+        return 2
+    for path in written:
         print(f"stored the checked outputs of {path.name}")
     print("now run `course release` so the learners' notebooks carry them too")
     return 0

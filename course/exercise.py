@@ -13,7 +13,7 @@ from course.checkers import Checker
 #: adlab's ways to compute a derivative, by the names learners call them
 AUTODIFF = ("ad.jvp", "ad.vjp", "ad.grad", "ad.value_and_grad", "ad.jacfwd", "ad.jacrev",
             "ad.hessian", "Var.backward")
-TRACING = ("ad.trace", "ad.saved_memory")
+TRACING = ("ad.trace", "ad.saved_memory", "ad.memory.checkpoint_peak")
 NUMERIC = ("numeric.forward_difference", "numeric.backward_difference",
            "numeric.central_difference", "numeric.gradient")
 SYMBOLIC = ("sym.diff",)

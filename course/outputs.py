@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import nbformat
@@ -58,14 +59,24 @@ def keep_checked_outputs(nb: nbformat.NotebookNode, check_cells: bool) -> None:
             cell.outputs, cell.execution_count = [], None
 
 
-def refresh(source_dir: Path = SOURCE_DIR, timeout: int = 120) -> list[Path]:
-    """Run every source notebook and store the outputs of its checked and check cells."""
+def refresh(source_dir: Path = SOURCE_DIR, timeout: int = 120,
+            only: Sequence[str] = ()) -> list[Path]:
+    """Run every source notebook (or those named in ``only``, by stem or file name) and
+    store the outputs of its checked and check cells."""
+    paths = sorted(source_dir.glob("*.ipynb"))
+    if only:
+        wanted = {Path(name).stem for name in only}
+        unknown = wanted - {path.stem for path in paths}
+        if unknown:
+            raise FileNotFoundError(f"no source notebook {', '.join(sorted(unknown))} in "
+                                    f"{source_dir}")
+        paths = [path for path in paths if path.stem in wanted]
     written = []
     with tempfile.TemporaryDirectory() as tmp:
         env_db = os.environ.get("ADLAB_COURSE_DB")
         os.environ["ADLAB_COURSE_DB"] = str(Path(tmp) / "progress.sqlite3")
         try:
-            for path in sorted(source_dir.glob("*.ipynb")):
+            for path in paths:
                 nb = nbformat.read(path, as_version=4)
                 NotebookClient(nb, timeout=timeout, kernel_name="python3",
                                resources={"metadata": {"path": str(path.parent)}}).execute()

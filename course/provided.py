@@ -172,6 +172,28 @@ def fn_nd(name: str) -> Callable:
     return FUNCTIONS_ND[name]
 
 
+# -- notebook 00: the steps of a chain and their derivatives ------------------------------
+
+#: Steps of the chains of exercise 00.chain_product, by name: (the step, its derivative).
+#: Both are given to the learner; what the exercise asks is where to evaluate the
+#: derivatives and how to multiply them.
+CHAIN_STEPS: dict[str, tuple[Callable, Callable]] = {
+    "square": (lambda w: w ** 2, lambda w: 2 * w),
+    "cube": (lambda w: w ** 3, lambda w: 3 * w ** 2),
+    "sin": (np.sin, np.cos),
+    "cos": (np.cos, lambda w: -np.sin(w)),
+    "exp": (np.exp, np.exp),
+    "arctan": (np.arctan, lambda w: 1 / (1 + w ** 2)),
+}
+
+
+@builder
+def chain_step(name: str, which: str) -> Callable:
+    """The step ``CHAIN_STEPS[name]`` (``which="f"``) or its derivative (``which="df"``):
+    ``Provided("chain_step", "sin", "df")`` is cos."""
+    return CHAIN_STEPS[name][0 if which == "f" else 1]
+
+
 # -- notebooks 05 and 09: functions a case describes by a kind and matrices -------------
 
 def _matrices(spec: dict) -> tuple:
@@ -215,6 +237,26 @@ def scalar_function(spec: dict) -> Callable:
     if kind == "softplus":
         return lambda x: ad.logsumexp(B @ x) + x @ x / 2
     return lambda x: ad.sum(ad.sin(B @ x)) + x @ A @ x / 2 + b @ x ** 3
+
+
+@builder
+def square_system(spec: dict) -> Callable:
+    """The function R^n -> R^n of a system F(x) = 0 of notebook 09: ``spec`` holds its
+    ``kind`` ("circle-hyperbola", "arm", "tanh", "cubic") and the matrices ``A``, ``B``,
+    ``b`` (the named kinds read their parameters from ``b``); the formulas are
+    ``course.exercises.nb09.SYSTEMS``."""
+    import adlab as ad
+
+    kind = spec["kind"]
+    A, B, b = _matrices(spec)
+    if kind == "circle-hyperbola":
+        return lambda x: ad.stack([x[0] ** 2 + x[1] ** 2 - b[0], x[0] * x[1] - b[1]])
+    if kind == "arm":  # a two-link arm, link lengths b[0] and b[1], reaching (b[2], b[3])
+        return lambda x: ad.stack([b[0] * ad.cos(x[0]) + b[1] * ad.cos(x[0] + x[1]) - b[2],
+                                   b[0] * ad.sin(x[0]) + b[1] * ad.sin(x[0] + x[1]) - b[3]])
+    if kind == "tanh":
+        return lambda x: A @ x + ad.tanh(B @ x) - b
+    return lambda x: A @ x + x ** 3 - b
 
 
 # -- procedures ----------------------------------------------------------------------

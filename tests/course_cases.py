@@ -1,7 +1,9 @@
 """What every exercise's checker must do, shared by the tests of each notebook."""
 
 import time
+from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
 
@@ -108,3 +110,30 @@ def same_verdict_test(remote: list):
         assert says in message
 
     return test
+
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def released_cells(stem: str) -> list:
+    """The cells of the released notebook ``stem`` (as learners get it)."""
+    return nbformat.read(NOTEBOOKS / f"{stem}.ipynb", as_version=4).cells
+
+
+def cells_above(stem: str, exercise_id: str) -> list:
+    """Every released cell of ``stem`` above the code cell of ``exercise_id``."""
+    cells = released_cells(stem)
+    for at, cell in enumerate(cells):
+        if cell.metadata.get("course", {}).get("exercise") == exercise_id:
+            return cells[:at]
+    raise AssertionError(f"no exercise cell for {exercise_id} in {stem}")
+
+
+def texts_above(stem: str, exercise_id: str) -> list[str]:
+    """The text (source and outputs) of every released cell above the exercise's cell."""
+    texts = []
+    for cell in cells_above(stem, exercise_id):
+        outputs = [str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", ""))
+                   for o in cell.get("outputs", [])]
+        texts.append("\n".join([cell.source, *outputs]))
+    return texts

@@ -7,6 +7,10 @@ saves a screenshot and reports it with the tails of the JupyterLab log and the
 browser console. Without Playwright or a Chromium binary these tests skip, except
 under CI (CI=true), where they fail instead, so CI cannot skip them silently.
 
+The last test renders every widget and a graph drawing in the light and the dark theme,
+at 1400 and 1000 px, screenshots each output and checks that it fits its column and
+that its text reads (tests/browser/layout.py); LAYOUT_OUTPUTS lists what it renders.
+
 Run alone: ``.venv/bin/python -m pytest -q tests/test_browser.py``.
 """
 
@@ -24,7 +28,7 @@ _TESTS = str(Path(__file__).resolve().parent)
 if _TESTS not in sys.path:  # tests/browser/ is a package beside this file
     sys.path.insert(0, _TESTS)
 
-from browser import lab, notebooks  # noqa: E402
+from browser import lab, layout, notebooks  # noqa: E402
 
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -317,3 +321,83 @@ def test_course_notebook_runs_and_its_seed_explorer_answers_typed_seeds(lab_page
     with contextlib.closing(sqlite3.connect(db)) as con:
         rows = con.execute("SELECT exercise, passed FROM attempts").fetchall()
     assert rows == [], rows
+
+
+# ---------------------------------------------------------------------------
+# Layout: every widget, and a graph drawing, fits a notebook column and reads in
+# the light and the dark theme (issue 14).
+# ---------------------------------------------------------------------------
+
+# The outputs the layout test renders, one line each: (name, a cell whose result is
+# displayed). The cells run after LAYOUT_SETUP: adlab as ad, adlab.widgets as aw,
+# f = x1 x2 + sin x1, draw, at(widget, attribute=value, ...) (sets attributes, returns
+# the widget) and training_demo(). Add a new widget here with one line.
+LAYOUT_OUTPUTS = [
+    ("seed-explorer", "aw.SeedExplorer(f, 2.0, 3.0)"),
+    ("reverse-stepper", "at(aw.ReverseStepper(f, 2.0, 3.0), position=8)"),  # mid-sweep
+    ("cost-explorer", "aw.CostExplorer(n=20, m=2)"),
+    ("training-monitor", "training_demo()"),
+    ("reverse-seed-explorer", "aw.ReverseSeedExplorer(lambda x1, x2: ad.stack("
+                              "[x1 * x2, ad.sin(x1), x1 + x2 ** 2]), 2.0, 3.0)"),
+    ("checkpoint-explorer", "aw.CheckpointExplorer(L=16, m=16, k=4, repeats=1)"),
+    ("graph", "draw(ad.trace(f, 2.0, 3.0), mode='adjoint', partials=True, highlight='v1')"),
+]
+
+LAYOUT_SETUP = """\
+import adlab as ad
+import adlab.widgets as aw
+from adlab.draw import draw
+
+f = lambda x1, x2: x1 * x2 + ad.sin(x1)
+
+def at(widget, **state):
+    for name, value in state.items():
+        setattr(widget, name, value)
+    return widget
+
+def training_demo():
+    mon = aw.TrainingMonitor(total=20, title="toy run")
+    for step in range(20):
+        mon.update(step, 1 / (step + 1), accuracy=step / 20)
+    mon.close()
+    return mon"""
+
+LAYOUT_NAME = "adlab_layout.ipynb"
+# light at the usual width and a narrow one; dark for the colours (and the same fit)
+LAYOUT_VIEWS = ((layout.LIGHT, 1400), (layout.LIGHT, 1000), (layout.DARK, 1000),
+                (layout.DARK, 1400))
+
+
+def test_every_widget_fits_its_column_and_reads_in_both_themes(lab_page):
+    page, shots = lab_page.page, lab_page.tmp_path
+    notebooks.write_notebook(lab_page.server.root_dir / LAYOUT_NAME, LAYOUT_SETUP,
+                             *(code for _, code in LAYOUT_OUTPUTS))
+    found: list[str] = []
+    with lab_page.diagnostics():
+        lab_page.open(LAYOUT_NAME)
+        lab_page.run_all()
+        cells = page.locator(".jp-Notebook .jp-CodeCell")
+        expect(cells).to_have_count(1 + len(LAYOUT_OUTPUTS))
+        areas = {}
+        for k, (name, _) in enumerate(LAYOUT_OUTPUTS, start=1):
+            area = cells.nth(k).locator(".jp-OutputArea-output")
+            expect(area).to_have_count(1)  # one output per cell: the widget or drawing
+            # drawn (an empty view would fit trivially): a widget, a picture
+            expect(area.locator(".jupyter-widgets, svg, img").first).to_be_visible()
+            areas[name] = area
+        try:
+            for theme, width in LAYOUT_VIEWS:
+                layout.set_theme(page, theme)
+                layout.set_width(page, width, areas[LAYOUT_OUTPUTS[0][0]])
+                dark = theme == layout.DARK
+                for name, area in areas.items():
+                    area.scroll_into_view_if_needed()
+                    shot = shots / f"{name}-{'dark' if dark else 'light'}-{width}.png"
+                    area.screenshot(path=str(shot))
+                    found += [f"{name}, {theme}, {width} px ({shot.name}): {p}"
+                              for p in layout.problems(area)]
+        finally:  # the theme is a user setting of the shared server: back to light
+            with contextlib.suppress(Exception):  # (a failure above says what went wrong)
+                layout.set_theme(page, layout.LIGHT)
+    assert not found, (f"{len(found)} layout problems (screenshots in {shots}):\n"
+                       + "\n".join(found))

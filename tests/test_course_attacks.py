@@ -96,9 +96,9 @@ for pattern in ("/work/**/sources/*.ipynb", "/root/**/*.ipynb", "/tmp/**/*.ipynb
 WANTED = ["{TOKEN[:4]}" + "{TOKEN[4:]}", {SOLUTION[:6]!r} + {SOLUTION[6:]!r},
           "{MARKER[:4]}" + "{MARKER[4:]}"]
 
-def mul_vjp(g, x, y):
+def div_vjp(g, x, y):
     print(SEEN[-1500:], *[w in SEEN for w in WANTED])
-    return g * y, g * x
+    return g / y, -g * x / y**2
 """
 
 FORGE = """
@@ -142,8 +142,8 @@ def attacked(tmp_path_factory):
     sources = {
         "honest": honest,
         "welcome": nbformat.read(ROOT / "notebooks" / "welcome.ipynb", as_version=4),
-        "escape": with_cell(submission(F04, ALL_04), escape_cell(t), before="04.mul_vjp"),
-        "leak": submission(F04, ALL_04, replace={"04.mul_vjp": LEAK.replace(
+        "escape": with_cell(submission(F04, ALL_04), escape_cell(t), before="04.div_vjp"),
+        "leak": submission(F04, ALL_04, replace={"04.div_vjp": LEAK.replace(
             "{teacher}", str(t["teacher"]))}),
         "forge": with_cell(submission(F04), FORGE),
         "kill_parent": with_cell(submission(F03, ("03.sin_tangent",)),
@@ -197,7 +197,7 @@ def test_the_batch_finishes_with_a_row_for_everyone(attacked):
     ("welcome", 0, 0, "welcome has no graded exercises"),
     ("escape", P04, P04, ""),      # its exercises are right; its escape went nowhere
     ("leak", P04, P04, ""),
-    ("forge", 0, P04, "04.mul_vjp: not attempted"),
+    ("forge", 0, P04, "04.div_vjp: not attempted"),
     # the next four solve 03.sin_tangent only; their attacks stop the top-to-bottom run
     # (noted in the feedback), never the grade of what they solved
     ("kill_parent", POINTS["03.sin_tangent"], P03, "03.div_tangent: not attempted"),

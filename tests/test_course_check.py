@@ -109,7 +109,7 @@ def test_timeout_from_the_environment(monkeypatch):
 
 
 def test_missing_object_and_unknown_exercise():
-    missing = check("04.mul_vjp")  # no mul_vjp in this module
+    missing = check("04.div_vjp")  # no div_vjp in this module
     assert missing.status == "missing" and "run the exercise cell" in missing.message
     unknown = check("03.sin_tangnet")
     assert unknown.status == "unknown" and "03.sin_tangent" in unknown.message
@@ -119,14 +119,14 @@ def test_missing_object_and_unknown_exercise():
 def test_attempts_are_recorded_and_progress_shows_them():
     check("03.sin_tangent", lambda x, x_dot: (x, x))
     check("03.sin_tangent", good_sin)
-    check("04.mul_vjp", lambda g, x, y: (g * y, g * x), record=False)
+    check("04.div_vjp", lambda g, x, y: (g / y, -g * x / y**2), record=False)
     rows = ProgressStore().attempts()
     assert [(a.exercise, a.passed, a.score) for a in rows] == [
         ("03.sin_tangent", False, 0.0), ("03.sin_tangent", True, 2.0)]
     text = repr(progress())
     assert f"Course progress: 2/{TOTAL} points" in text
     assert "[x] 03.sin_tangent" in text and "2 attempts" in text
-    assert "[ ] 04.mul_vjp" in text
+    assert "[ ] 04.div_vjp" in text
     assert "<progress" in progress()._repr_html_()
 
 

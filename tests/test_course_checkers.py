@@ -25,8 +25,8 @@ def sin_jvp(x, x_dot):
     return np.sin(x), np.cos(x) * x_dot
 
 
-def mul_vjp(g, x, y):
-    return g * y, g * x
+def div_vjp(g, x, y):
+    return g / y, -g * x / y**2
 
 
 def make_derive(at_variable="add", multiply="sibling", plus_seed=True):
@@ -52,7 +52,7 @@ def make_derive(at_variable="add", multiply="sibling", plus_seed=True):
 
 REFERENCE = {
     "03.sin_tangent": sin_jvp,
-    "04.mul_vjp": mul_vjp,
+    "04.div_vjp": div_vjp,
     "04.derive": make_derive(),
 }
 
@@ -63,11 +63,12 @@ WRONG = {
         "sin instead of cos": lambda x, x_dot: (np.sin(x), np.sin(x) * x_dot),
         "only the tangent": lambda x, x_dot: np.cos(x) * x_dot,
     },
-    "04.mul_vjp": {
-        "swapped adjoints": lambda g, x, y: (g * x, g * y),
-        "forgets g": lambda g, x, y: (y, x),
-        "transposed": lambda g, x, y: (np.transpose(g * y), np.transpose(g * x)),
-        "sums the cotangent": lambda g, x, y: (np.sum(g) * y, np.sum(g) * x),
+    "04.div_vjp": {
+        "the product's rule": lambda g, x, y: (g * y, g * x),
+        "plus sign in y_bar": lambda g, x, y: (g / y, g * x / y**2),
+        "forgets g": lambda g, x, y: (1 / y, -x / y**2),
+        "transposed": lambda g, x, y: (np.transpose(g / y), np.transpose(-g * x / y**2)),
+        "sums the cotangent": lambda g, x, y: (np.sum(g) / y, -np.sum(g) * x / y**2),
     },
     "04.derive": {
         "overwrites at variables": make_derive(at_variable="overwrite"),

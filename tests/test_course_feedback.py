@@ -13,30 +13,36 @@ def private_store(tmp_path, monkeypatch):
     monkeypatch.setenv("ADLAB_COURSE_DB", str(tmp_path / "progress.sqlite3"))
 
 
-def swapped(g, x, y):
-    return g * x, g * y
+def product_rule(g, x, y):
+    return g * y, g * x      # the product's reverse rule, pasted for x / y
 
 
 def test_a_known_mistake_is_named_with_the_numbers_of_the_case():
-    result = check("04.mul_vjp", swapped, record=False)
-    assert result.misconception == "swapped-partials"
-    assert result.message.startswith("Case 1 of 5: Each adjoint got its own input's value")
-    assert "x_bar should be g * y = 3, not g * x = 2" in result.message
-    dropped = check("04.mul_vjp", lambda g, x, y: (y, x), record=False)
-    assert dropped.misconception == "seed-dropped" and "g = [0.5, -1, 2]" in dropped.message
+    result = check("04.div_vjp", product_rule, record=False)
+    assert result.misconception == "product-rule-pasted"
+    assert result.message.startswith("Case 1 of 5: The pair (g * y, g * x) is the reverse "
+                                     "rule of the PRODUCT")
+    assert "At g = 2, x = 3, y = 2, (x_bar, y_bar) should be (1, -1.5), not (4, 6)" \
+        in result.message
+    dropped = check("04.div_vjp", lambda g, x, y: (1 / y, -x / y**2), record=False)
+    assert dropped.misconception == "cotangent-dropped" and "g = 2" in dropped.message
+    # on an array case the feedback carries that case's arrays
+    exercise = catalog.CATALOG["04.div_vjp"]
+    on_arrays = next(m for m in exercise.mistakes if m.code == "cotangent-dropped")
+    assert "g = [0.5, -1, 2]" in on_arrays.explain(dict(exercise.checker.fixed[1]))
 
 
 def test_an_unknown_wrong_answer_gets_the_generic_comparison():
-    result = check("04.mul_vjp", lambda g, x, y: (g + y, x), record=False)
+    result = check("04.div_vjp", lambda g, x, y: (g + y, x), record=False)
     assert result.misconception == "" and "x_bar is wrong" in result.message
 
 
 def test_hints_grow_more_concrete_with_each_failed_attempt_then_stay():
-    exercise = catalog.CATALOG["04.mul_vjp"]
-    seen = [check("04.mul_vjp", swapped) for _ in range(4)]
+    exercise = catalog.CATALOG["04.div_vjp"]
+    seen = [check("04.div_vjp", product_rule) for _ in range(4)]
     assert [r.hint for r in seen] == [*exercise.hints, exercise.hints[-1]]
     assert "hint 1 of 3:" in repr(seen[0]) and "hint 3 of 3:" in repr(seen[3])
-    passed = check("04.mul_vjp", lambda g, x, y: (g * y, g * x))
+    passed = check("04.div_vjp", lambda g, x, y: (g / y, -g * x / y**2))
     assert passed.passed and "hint" not in repr(passed)
 
 

@@ -53,13 +53,13 @@ def change_check_cell(exercise_id, source):
 PATCHES = """
 import course, course.checkers, course.checking
 import numpy as np
-course.check = check = lambda *a, **k: print("04.mul_vjp: passed (2/2 points)")
+course.check = check = lambda *a, **k: print("04.div_vjp: passed (2/2 points)")
 course.checkers.compare = lambda *a, **k: None
 course.checking.judge = lambda *a, **k: None
 np.allclose = lambda *a, **k: True
 np.isclose = lambda a, b, **k: np.ones(np.shape(a), bool)
-def mul_vjp(g, x, y):
-    return g * x, g * y
+def div_vjp(g, x, y):
+    return g * y, g * x      # the product's rule: wrong for x / y
 """
 
 ALWAYS_EQUAL = """
@@ -75,15 +75,15 @@ def sin_jvp(x, x_dot):
 SUBMISSIONS = {
     "solved": lambda: submission(F04, ALL_04),
     "untouched": lambda: submission(F04),
-    "half": lambda: submission(F04, ("04.mul_vjp", "04.derive")),
+    "half": lambda: submission(F04, ("04.div_vjp", "04.derive")),
     "syntax": lambda: submission(F04, ALL_04, replace={
-        "04.mul_vjp": "def mul_vjp(g, x, y)\n    return g * y, g * x\n"}),
+        "04.div_vjp": "def div_vjp(g, x, y)\n    return g / y, -g * x / y**2\n"}),
     "loop": lambda: submission(F03, replace={
         "03.sin_tangent": "def sin_jvp(x, x_dot):\n    while True:\n        pass\n"}),
     "exit": lambda: submission(F04, ("04.derive",), replace={
-        "04.mul_vjp": "import sys\ndef mul_vjp(g, x, y):\n    sys.exit(1)\n",
+        "04.div_vjp": "import sys\ndef div_vjp(g, x, y):\n    sys.exit(1)\n",
         "04.shared_adjoint": SHARED_SOLUTION + "\nimport sys\nsys.exit()\n"}),
-    "patched": lambda: submission(F04, replace={"04.mul_vjp": PATCHES},
+    "patched": lambda: submission(F04, replace={"04.div_vjp": PATCHES},
                                   edit=change_check_cell("04.derive", "print('passed')")),
     "always_equal": lambda: submission(F03, replace={"03.sin_tangent": ALWAYS_EQUAL}),
     "no_checks": lambda: submission(F04, ALL_04, drop_checks=ALL_04),
@@ -123,15 +123,15 @@ def test_the_batch_completes_with_a_row_and_feedback_for_everyone(batch):
 
 @pytest.mark.parametrize("learner,total,possible,reason", [
     ("solved", P04, P04, ""),
-    ("untouched", 0, P04, "04.mul_vjp: not attempted"),
-    ("half", POINTS["04.mul_vjp"] + POINTS["04.derive"], P04, "04.shared_adjoint: not attempted"),
-    ("syntax", P04 - POINTS["04.mul_vjp"], P04, "has a syntax error (line 1): expected ':'"),
+    ("untouched", 0, P04, "04.div_vjp: not attempted"),
+    ("half", POINTS["04.div_vjp"] + POINTS["04.derive"], P04, "04.shared_adjoint: not attempted"),
+    ("syntax", P04 - POINTS["04.div_vjp"], P04, "has a syntax error (line 1): expected ':'"),
     ("loop", 0, P03, "03.sin_tangent: timed out"),
     ("exit", POINTS["04.shared_adjoint"] + POINTS["04.derive"], P04,
-     "mul_vjp called sys.exit()"),
+     "div_vjp called sys.exit()"),
     ("patched", 0, P04, "the check cell of 04.derive was changed; it was restored"),
     ("always_equal", 0, P03, "y is not a number or an array of numbers"),
-    ("no_checks", P04, P04, "the check cell of 04.mul_vjp was deleted; it was restored"),
+    ("no_checks", P04, P04, "the check cell of 04.div_vjp was deleted; it was restored"),
     ("no_exercise", P04 - POINTS["04.derive"], P04, "04.derive: missing"),
     ("not_json", 0, 0, "not a readable notebook"),
 ])
@@ -146,12 +146,12 @@ def test_each_submission_gets_a_grade_and_a_reason(batch, learner, total, possib
 
 def test_scores_per_exercise_and_grading_cases(batch):
     rows = batch["rows"]
-    assert [rows["half"][e] for e in ("04.mul_vjp", "04.shared_adjoint", "04.derive")] == [
-        str(POINTS["04.mul_vjp"]), "0", str(POINTS["04.derive"])]
-    assert rows["loop"]["04.mul_vjp"] == "" and rows["loop"]["03.sin_tangent"] == "0"
+    assert [rows["half"][e] for e in ("04.div_vjp", "04.shared_adjoint", "04.derive")] == [
+        str(POINTS["04.div_vjp"]), "0", str(POINTS["04.derive"])]
+    assert rows["loop"]["04.div_vjp"] == "" and rows["loop"]["03.sin_tangent"] == "0"
     # the patching cell cannot even import the checkers: they are not where learner code runs
     assert "No module named 'course.checkers'" in rows["patched"]["reasons"]
-    assert "04.mul_vjp: missing" in rows["patched"]["reasons"]
+    assert "04.div_vjp: missing" in rows["patched"]["reasons"]
     assert "uses course internals" in rows["patched"]["review"]
     assert rows["solved"]["review"] == ""
     # the kernel's own check of the endless loop stopped before the cell's time limit
@@ -186,18 +186,18 @@ def _prepend(nb, exercise_id, code):
 
 def test_a_cell_that_never_finishes_is_interrupted_and_the_others_still_count(tmp_path):
     nb = submission(F04, ALL_04)
-    number = _prepend(nb, "04.mul_vjp", "while True:\n    pass\n")
+    number = _prepend(nb, "04.div_vjp", "while True:\n    pass\n")
     start = time.monotonic()
     graded = _grade(tmp_path, nb, timeout=1.0)
     assert time.monotonic() - start < 8
-    assert graded.score == P04 - POINTS["04.mul_vjp"]
-    assert graded.results["04.mul_vjp"].status == "missing"
+    assert graded.score == P04 - POINTS["04.div_vjp"]
+    assert graded.results["04.div_vjp"].status == "missing"
     assert f"grading: cell {number} did not finish within 1 s and was interrupted" in graded.notes
 
 
 def test_a_cell_that_ignores_the_interrupt_is_killed_once(tmp_path):
     nb = submission(F04, ALL_04)
-    number = _prepend(nb, "04.mul_vjp", "while True:\n    try:\n        while True:\n"
+    number = _prepend(nb, "04.div_vjp", "while True:\n    try:\n        while True:\n"
                                           "            pass\n    except BaseException:\n"
                                           "        continue\n")
     start = time.monotonic()

@@ -95,7 +95,7 @@ def test_shards_merge_into_the_grades_of_one_run(tmp_path, solved04):
     folder = tmp_path / "class"
     folder.mkdir()
     for i in range(5):
-        nb = solved04 if i % 2 else submission(F04, ("04.mul_vjp",))
+        nb = solved04 if i % 2 else submission(F04, ("04.div_vjp",))
         nbformat.write(nb, folder / f"learner{i}.ipynb")
     common = ["--no-execute", "-j", "2", "--feedback", tmp_path / "fb"]
     assert run("grade", folder, "--out", tmp_path / "all.csv", *common)[0] == 0
@@ -117,8 +117,8 @@ def test_shards_merge_into_the_grades_of_one_run(tmp_path, solved04):
 def test_a_killed_grader_keeps_its_rows_and_the_batch_resumes(tmp_path, solved04):
     folder = tmp_path / "class"
     folder.mkdir()
-    slow = submission(F04, ALL_04, replace={"04.mul_vjp": (
-        "import time\ntime.sleep(1.5)\ndef mul_vjp(g, x, y):\n    return g * y, g * x\n")})
+    slow = submission(F04, ALL_04, replace={"04.div_vjp": (
+        "import time\ntime.sleep(1.5)\ndef div_vjp(g, x, y):\n    return g / y, -g * x / y**2\n")})
     for i in range(4):
         nbformat.write(solved04 if i < 2 else slow, folder / f"l{i}.ipynb")
     out = tmp_path / "g.csv"

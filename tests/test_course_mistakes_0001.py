@@ -17,7 +17,7 @@ import adlab as ad
 from course import catalog, check
 from course.checking import evaluate
 
-OURS = ("00.chain_derivative", "00.chain_product", "00.partials_sin_product",
+OURS = ("00.chain_derivative", "00.chain_product", "00.three_paths",
         "00.jacobian_chain", "01.build_trace", "01.count_uses", "01.topological_order",
         "01.evaluate_trace")
 SOURCES = Path(catalog.__file__).parent / "sources"
@@ -60,9 +60,19 @@ def sine_derivative_as_minus_cos(x):
     return -np.cos(np.log(inner)) * (1 / inner) * 2 * x
 
 
-# -- 00.chain_product ----------------------------------------------------------------
+# -- 00.chain_product: steps = [(f, df), ...] and x -------------------------------------
 
-def adjoints_in_computed_order(local):
+def walk(steps, x):
+    """The chain's local derivatives, each at its step's own input (right)."""
+    local = []
+    for f, df in steps:
+        local.append(df(x))
+        x = f(x)
+    return local
+
+
+def adjoints_in_computed_order(steps, x):
+    local = walk(steps, x)
     tangents, adjoints = [1.0], [1.0]
     for d in local:
         tangents.append(tangents[-1] * d)
@@ -71,7 +81,8 @@ def adjoints_in_computed_order(local):
     return tangents, adjoints
 
 
-def no_seeds(local):
+def no_seeds(steps, x):
+    local = walk(steps, x)
     tangents, adjoints = [], []
     t = a = 1.0
     for d in local:
@@ -83,29 +94,54 @@ def no_seeds(local):
     return tangents, adjoints
 
 
-def adjoints_from_the_forward_products(local):
+def adjoints_from_the_forward_products(steps, x):
     tangents = [1.0]
-    for d in local:
+    for d in walk(steps, x):
         tangents.append(tangents[-1] * d)
     return tangents, tangents[::-1]
 
 
-# -- 00.partials_sin_product: z = x1 * x2 + sin(x1) ----------------------------------
-
-def product_path_only(x1, x2):
-    return x2, x1
-
-
-def partials_swapped(x1, x2):
-    return x1 + 0 * x2, x2 + np.cos(x1)
-
-
-def sine_value_instead_of_derivative(x1, x2):
-    return x2 + np.sin(x1), x1 + 0 * x2
+def both_sweeps(local):
+    tangents, adjoints = [1.0], [1.0]
+    for d in local:
+        tangents.append(tangents[-1] * d)
+    for d in reversed(local):
+        adjoints.insert(0, adjoints[0] * d)
+    return tangents, adjoints
 
 
-def minus_cos(x1, x2):
-    return x2 - np.cos(x1), x1 + 0 * x2
+def every_derivative_at_x(steps, x):
+    return both_sweeps([df(x) for f, df in steps])
+
+
+def derivative_after_the_step(steps, x):
+    local, w = [], x
+    for f, df in steps:
+        w = f(w)
+        local.append(df(w))   # w already moved on to the step's output
+    return both_sweeps(local)
+
+
+# -- 00.three_paths: z = x1 * x2 + sin(x1) + x1 / x2 -----------------------------------
+
+def worked_example_partials(x1, x2):
+    return x2 + np.cos(x1), x1
+
+
+def sine_path_forgotten(x1, x2):
+    return x2 + 1 / x2, x1 - x1 / x2 ** 2
+
+
+def division_partial_plus(x1, x2):
+    return x2 + np.cos(x1) + 1 / x2, x1 + x1 / x2 ** 2
+
+
+def division_partial_without_x1(x1, x2):
+    return x2 + np.cos(x1) + 1 / x2, x1 - 1 / x2 ** 2
+
+
+def product_partials_swapped(x1, x2):
+    return x1 + np.cos(x1) + 1 / x2, x2 - x1 / x2 ** 2
 
 
 # -- 00.jacobian_chain ---------------------------------------------------------------
@@ -269,20 +305,32 @@ LEARNERS = {
             "adjoints should be [-4.10312, -1.36771, 2.17727, 1]",
             "[1, 2.17727, -1.36771, -4.10312]"]),
         "seeds-missing": (no_seeds, [
-            "Case 1 of 5", "k = 3 local derivatives", "k + 1 = 4 entries", "yours have 3"]),
+            "Case 1 of 5", "k = 3 steps", "k + 1 = 4 entries", "yours have 3"]),
         "adjoints-from-input-side": (adjoints_from_the_forward_products, [
             "Case 1 of 5", "adjoints[1] = d2 * d3 = -1.36771, not d1 * d2 = -1.88452"]),
+        "derivatives-at-x": (every_derivative_at_x, [
+            "Case 1 of 5", "not at x", "step 2 (sin) takes w1 = 2.25",
+            "d2 = cos(w1) = cos(2.25) = -0.628174, not cos(x) = cos(1.5) = 0.0707372",
+            "dy/dx = -4.10312"]),
+        "derivatives-at-output": (derivative_after_the_step, [
+            "Case 1 of 5", "not at its output", "step 1 (square) takes w0 = 1.5",
+            "d1 = 2*w0 = 2*1.5 = 3, not 2*w1 = 2*2.25 = 4.5"]),
     },
-    "00.partials_sin_product": {
-        "forgotten-path": (product_path_only, [
-            "Case 1 of 5", "x2 = 3", "cos(x1) = -0.416147", "dz/dx1 = 2.58385"]),
-        "swapped-partials": (partials_swapped, [
-            "Case 1 of 5", "dz/dx1 = x2 + cos(x1) = 2.58385", "dz/dx2 = x1 = 2"]),
-        "sine-not-differentiated": (sine_value_instead_of_derivative, [
-            "Case 1 of 5", "cos(x1) = -0.416147", "sin(x1) = 0.909297",
-            "dz/dx1 = 2.58385, not 3.9093"]),
-        "sine-derivative-sign": (minus_cos, [
-            "Case 1 of 5", "dz/dx1 = x2 + cos(x1) = 2.58385, not x2 - cos(x1) = 3.41615"]),
+    "00.three_paths": {
+        "division-path-forgotten": (worked_example_partials, [
+            "Case 1 of 5", "the worked example's partials, x2 + cos(x1) = 2.58385 and x1 = 2",
+            "add 0.333333 to dz/dx1 and -0.222222 to dz/dx2",
+            "dz/dx1 = 2.91719 and dz/dx2 = 1.77778"]),
+        "sine-path-forgotten": (sine_path_forgotten, [
+            "Case 1 of 5", "cos(x1) = -0.416147", "should be 2.91719, not 3.33333"]),
+        "division-sign": (division_partial_plus, [
+            "Case 1 of 5", "-x1/x2**2 = -0.222222", "not +x1/x2**2 = 0.222222",
+            "dz/dx2 = 1.77778, not 2.22222"]),
+        "division-partial-without-x1": (division_partial_without_x1, [
+            "Case 1 of 5", "-x1/x2**2 = -0.222222, not -1/x2**2 = -0.111111",
+            "dz/dx2 = 1.77778"]),
+        "swapped-product-partials": (product_partials_swapped, [
+            "Case 1 of 5", "x2 = 3", "x1 = 2", "dz/dx1 = 2.91719 and dz/dx2 = 1.77778"]),
     },
     "00.jacobian_chain": {
         "forward-factor-on-wrong-side": (make_jacobians(forward_right=True), [

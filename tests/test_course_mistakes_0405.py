@@ -15,7 +15,7 @@ from course.expr import Multiply, Plus, Variable
 SOURCES = Path(__file__).resolve().parents[1] / "course" / "sources"
 NOTEBOOKS = ("04_reverse_mode", "05_jacobians_and_cost")
 EXERCISES = ("04.shared_adjoint", "04.saved_values", "04.derive", "05.jacfwd_from_jvp",
-             "05.jacrev_from_vjp", "05.choose_mode", "05.matmul_vjp")
+             "05.jacrev_from_vjp", "05.jacobian_plan", "05.matmul_vjp")
 
 
 @pytest.fixture(autouse=True)
@@ -169,10 +169,41 @@ def jacobian_rev_ones(f, x):
     return pullback(np.ones(len(y)))[0]
 
 
-# -- 05.choose_mode and 05.matmul_vjp ----------------------------------------------------
+# -- 05.jacobian_plan and 05.matmul_vjp -------------------------------------------------
 
-def choose_swapped(n, m):
-    return "forward" if n > m else "reverse"
+def plan_transposed(inputs, outputs):
+    n = sum(int(np.prod(s)) for s in inputs.values())
+    m = sum(int(np.prod(s)) for s in outputs.values())
+    return (n, m), "forward" if n < m else "reverse", min(n, m)   # the shape as (n, m)
+
+
+def plan_counting_arrays(inputs, outputs):
+    n, m = len(inputs), len(outputs)                              # arrays, not numbers
+    return (m, n), "forward" if n < m else "reverse", min(n, m)
+
+
+def plan_first_axis(inputs, outputs):
+    n = sum(s[0] if s else 1 for s in inputs.values())            # rows only
+    m = sum(s[0] if s else 1 for s in outputs.values())
+    return (m, n), "forward" if n < m else "reverse", min(n, m)
+
+
+def plan_swapped(inputs, outputs):
+    n = sum(int(np.prod(s)) for s in inputs.values())
+    m = sum(int(np.prod(s)) for s in outputs.values())
+    return (m, n), "forward" if n > m else "reverse", min(n, m)   # forward "per output"
+
+
+def plan_max_passes(inputs, outputs):
+    n = sum(int(np.prod(s)) for s in inputs.values())
+    m = sum(int(np.prod(s)) for s in outputs.values())
+    return (m, n), "forward" if n < m else "reverse", max(n, m)
+
+
+def plan_always_reverse(inputs, outputs):
+    m = sum(int(np.prod(s)) for s in outputs.values())
+    n = sum(int(np.prod(s)) for s in inputs.values())
+    return (m, n), "reverse", m                                   # the backprop habit
 
 
 def matmul_w_bar_transposed(y_bar, x, W):
@@ -234,12 +265,25 @@ LEARNERS = {
                                                  "f was recorded 3 times"),
     ("05.jacrev_from_vjp", "ones-cotangent"): (jacobian_rev_ones,
                                                "[1, 1, 1] @ J = [12.5839, 20]"),
-    ("05.choose_mode", "always-reverse"): (lambda n, m: "reverse",
-                                           "for f: R^3 -> R^50 forward mode needs fewer "
-                                           "sweeps (3, not 50)"),
-    ("05.choose_mode", "modes-swapped"): (choose_swapped,
-                                          "choosing forward mode for f: R^1000 -> R^1 "
-                                          "takes 1000 sweeps where 1 suffice"),
+    ("05.jacobian_plan", "transposed-shape"): (
+        plan_transposed, "shape (50890, 1) is (n, m), the transpose: a Jacobian has one "
+                         "ROW per output number (m = 1) and one COLUMN per input number "
+                         "(n = 50890), so this one has shape (1, 50890)"),
+    ("05.jacobian_plan", "counted-arrays"): (
+        plan_counting_arrays, "counted the arrays (4 inputs, 1 output) instead of the numbers "
+                              "in them: the input W1 of shape (64, 784) alone holds 50176 "
+                              "numbers"),
+    ("05.jacobian_plan", "first-axis-only"): (
+        plan_first_axis, "gives n = 148 and m = 1, but the input W1 of shape (64, 784) holds "
+                         "64 x 784 = 50176 numbers, not 64"),
+    ("05.jacobian_plan", "modes-swapped"): (
+        plan_swapped, "chose forward mode, which needs 50890 passes here where 1 suffice"),
+    ("05.jacobian_plan", "passes-max"): (
+        plan_max_passes, "mode is the right choice, but it needs 1 pass, one per "
+                         "output number; 50890 is what forward mode would need"),
+    ("05.jacobian_plan", "always-reverse"): (
+        plan_always_reverse, "it makes one pass per output number, m = 8 here, while forward "
+                             "mode makes one per input number, n = 3"),
     ("05.matmul_vjp", "transposed-w-bar"): (matmul_w_bar_transposed,
                                             "y_bar.T @ x = [[2.5, 4],\n [7, 8]], is the "
                                             "transpose of W_bar"),

@@ -16,7 +16,7 @@ from course import catalog, check
 from course.release import SOURCE_DIR
 
 IDS = ("08.stored_values", "08.saved_bytes", "08.checkpoint_plan",
-       "09.second_derivative", "09.hvp", "09.newton_step")
+       "09.second_derivative", "09.hvp", "09.newton_root")
 
 
 @pytest.fixture(autouse=True)
@@ -70,16 +70,23 @@ def bytes_of(batch, widths, activation, *, size=8, rows=True, as_if=None, act_re
 
 # -- 08.checkpoint_plan -------------------------------------------------------------
 
-def planner(*, segment=True, ceil=True, scale=True):
+def planner(*, model="max", scale=True):
+    """A learner's checkpoint_plan: the phases' max by default; "sum" adds them (the old
+    law), "no-segment" forgets the recomputed segment; scale=False forgets the bytes."""
     def checkpoint_plan(L, a, budget):
         unit = a if scale else 1
         for m in range(L + 1):
             for k in range(1, max(m, 1) + 1):
+                if m % k:
+                    continue
                 if m == 0:
                     peak = L
+                elif model == "sum":
+                    peak = (L - m) + m // k + k
+                elif model == "no-segment":
+                    peak = (L - m) + m // k
                 else:
-                    count = math.ceil(m / k) if ceil else m // k
-                    peak = (L - m) + count + (k if segment else 0)
+                    peak = max((L - m) + m // k, m // k + k)
                 if peak * unit <= budget:
                     return m, k
         return L, L
@@ -87,7 +94,10 @@ def planner(*, segment=True, ceil=True, scale=True):
 
 
 def sqrt_plan(L, a, budget):
-    return L, max(1, round(math.sqrt(L)))
+    k = round(math.sqrt(L))
+    while L % k:  # segments of equal length: a divisor of L near sqrt(L)
+        k -= 1
+    return L, k
 
 
 # -- 09 ------------------------------------------------------------------------------
@@ -118,9 +128,22 @@ def hvp_by_columns_forward_over_reverse(f, x, v):
     return np.stack(columns, axis=1) @ v
 
 
-def newton_parts(f, x):
-    g = ad.grad(f)(x)
-    return g, ad.hessian(f)(x)
+def jacobian_rows_of_jvps(F, x):
+    """A Jacobian from one JVP per input, stacked as rows: its transpose, J^T."""
+    return np.stack([ad.jvp(F, (x,), (e,))[1] for e in np.eye(len(x))])
+
+
+def newton_on_the_norm(F, x):
+    """Section 4's minimisation step on |F|^2 (the Hessian as jacfwd of grad: ad.hessian is
+    off)."""
+    phi = lambda y: ad.sum(F(y) ** 2)
+    return x - np.linalg.solve(ad.jacfwd(ad.grad(phi))(x), ad.grad(phi)(x))
+
+
+def newton_per_equation(F, x):
+    """x - f / f' for each equation alone: F_i divided by dF_i / dx_i."""
+    slopes = [ad.jvp(F, (x,), (e,))[1][i] for i, e in enumerate(np.eye(len(x)))]
+    return x - F(x) / np.array(slopes)
 
 
 #: (exercise, mistake code, learner function, numbers of the failing case in the message)
@@ -151,14 +174,15 @@ MISTAKES = [
     ("08.saved_bytes", "activation-read-forgotten",
      lambda b, w, act: bytes_of(b, w, act, act_read=False),
      ["32 x 32", "h_2", "12288"]),
-    ("08.checkpoint_plan", "recomputed-segment-forgotten", planner(segment=False),
-     ["m = 7, k = 7", "(16 - 7) + 1 + 7 = 17", "the 10 the budget"]),
-    ("08.checkpoint_plan", "segments-floored", planner(ceil=False),
-     ["ceil(13 / 3) = 5", "not 4", "11 layers' worth"]),
+    ("08.checkpoint_plan", "plain-kept-while-recomputing", planner(model="sum"),
+     ["freed before the segments are recomputed", "m = 15", "m = 7 fits already",
+      "max((16 - 7) + 1, 1 + 7) = 10"]),
+    ("08.checkpoint_plan", "recomputed-segment-forgotten", planner(model="no-segment"),
+     ["Case 2 of 5", "m = 49, k = 49", "max((64 - 49) + 1, 1 + 49) = 50", "the 16 the budget"]),
     ("08.checkpoint_plan", "peak-in-layers-not-bytes", planner(scale=False),
      ["(16)", "163840", "a = 16384", "262144"]),
     ("08.checkpoint_plan", "sqrt-rule-always", sqrt_plan,
-     ["all 16 layers", "sqrt(16)", "m = 14, not 16"]),
+     ["all 16 layers", "sqrt(16)", "m = 7, not 16"]),
     ("09.second_derivative", "first-derivative-only",
      lambda f, x, v: ad.grad(along(f, x, v))(0.0),
      ["2.58385", "-0.909297"]),
@@ -194,17 +218,27 @@ MISTAKES = [
      ["[-0.909297, 1]", "2 runs of f", "2 columns"]),
     ("09.hvp", "hv-in-two-runs", hvp_by_columns_forward_over_reverse,
      ["[-0.909297, 1]", "2 runs of f", "2 columns"]),
-    ("09.newton_step", "newton-uphill",
-     lambda f, x: x + np.linalg.solve(newton_parts(f, x)[1], newton_parts(f, x)[0]),
-     ["[-1.22472, 0.619326]", "[-1.17528, 1.38067]"]),
-    ("09.newton_step", "gradient-step", lambda f, x: x - ad.grad(f)(x),
-     ["[214.4, 89]", "[-215.6, -88]"]),
-    ("09.newton_step", "hessian-not-inverted",
-     lambda f, x: x - newton_parts(f, x)[1] @ newton_parts(f, x)[0],
-     ["[328987, 121089]", "[-1.17528, 1.38067]"]),
-    ("09.newton_step", "step-without-x",
-     lambda f, x: -np.linalg.solve(newton_parts(f, x)[1], newton_parts(f, x)[0]),
-     ["[0.0247191, 0.380674]", "[-1.2, 1]"]),
+    ("09.newton_root", "transposed-jacobian",
+     lambda F, x: x - np.linalg.solve(jacobian_rows_of_jvps(F, x), F(x)),
+     ["J^T = [[4, 0.5], [1, 2]]", "[1.93333, 0.533333]", "[1.93333, 0.516667]"]),
+    ("09.newton_root", "transposed-jacobian",
+     lambda F, x: x - np.linalg.solve(ad.jacrev(F)(x).T, F(x)),
+     ["J = [[4, 1], [0.5, 2]]", "[1.93333, 0.533333]"]),
+    ("09.newton_root", "root-step-uphill",
+     lambda F, x: x + np.linalg.solve(ad.jacfwd(F)(x), F(x)),
+     ["x - d = [2.06667, 0.483333]", "F(x) = [0.25, 0]", "x + d = [1.93333, 0.516667]"]),
+    ("09.newton_root", "minimised-norm", newton_on_the_norm,
+     ["[1.93669, 0.512104]", "F(x) = [0.25, 0]", "[1.93333, 0.516667]"]),
+    ("09.newton_root", "jacobian-diagonal-only",
+     lambda F, x: x - F(x) / np.diag(ad.jacfwd(F)(x)),
+     ["F(x) = [0.25, 0]", "[4, 2]", "[1.9375, 0.5]", "[1.93333, 0.516667]"]),
+    ("09.newton_root", "jacobian-diagonal-only", newton_per_equation,
+     ["[4, 2]", "[1.9375, 0.5]"]),
+    ("09.newton_root", "jacobian-not-solved", lambda F, x: x - ad.jacrev(F)(x) @ F(x),
+     ["x - J F(x) = [1, 0.375]", "[-0.0666667, 0.0166667]", "[1.93333, 0.516667]"]),
+    ("09.newton_root", "step-without-x",
+     lambda F, x: np.linalg.solve(ad.jacfwd(F)(x), -F(x)),
+     ["d = [-0.0666667, 0.0166667]", "[2, 0.5]", "[1.93333, 0.516667]"]),
 ]
 
 

@@ -1,11 +1,16 @@
 """Notebook 00's checkers accept the reference solutions and reject typical mistakes."""
 
+import re
+
 import numpy as np
 import pytest
 from course_cases import accepts, rejects
 
+import adlab as ad
 from course import catalog, release
 from course.checking import evaluate
+from course.exercises.nb00 import AD_STEPS
+from course.provided import CHAIN_STEPS, Provided
 
 
 @pytest.fixture(autouse=True)
@@ -21,8 +26,12 @@ def chain_derivative(x):
     return np.cos(w2) * (1 / w1) * (2 * x)
 
 
-def make_accumulate(seeds=True, reverse_order=True, reverse_suffix=True):
-    def accumulate(local):
+def make_accumulate(seeds=True, reverse_order=True, reverse_suffix=True, at="input"):
+    def accumulate(steps, x):
+        w, local = x, []
+        for f, df in steps:
+            local.append(df({"input": w, "x": x, "output": f(w)}[at]))
+            w = f(w)
         tangents = [1.0]
         for d in local:
             tangents.append(tangents[-1] * d)
@@ -38,8 +47,8 @@ def make_accumulate(seeds=True, reverse_order=True, reverse_suffix=True):
     return accumulate
 
 
-def sin_product_partials(x1, x2):
-    return x2 + np.cos(x1), x1 + 0 * x2
+def three_path_partials(x1, x2):
+    return x2 + np.cos(x1) + 1 / x2, x1 - x1 / x2 ** 2
 
 
 def make_accumulate_jacobians(forward_side="left", reverse_side="right", flip=True):
@@ -63,7 +72,7 @@ def make_accumulate_jacobians(forward_side="left", reverse_side="right", flip=Tr
 REFERENCE = {
     "00.chain_derivative": chain_derivative,
     "00.chain_product": make_accumulate(),
-    "00.partials_sin_product": sin_product_partials,
+    "00.three_paths": three_path_partials,
     "00.jacobian_chain": make_accumulate_jacobians(),
 }
 
@@ -78,12 +87,19 @@ WRONG = {
         "adjoints left in the order computed": make_accumulate(reverse_order=False),
         "no seeds": make_accumulate(seeds=False),
         "adjoints from the input side": make_accumulate(reverse_suffix=False),
+        "derivatives at x": make_accumulate(at="x"),
+        "derivatives at the step's output": make_accumulate(at="output"),
+        "the local derivatives, not their products": lambda steps, x: (
+            [1.0] + [df(x) for _, df in steps], [df(x) for _, df in steps] + [1.0]),
     },
-    "00.partials_sin_product": {
-        "forgets the sine's path": lambda x1, x2: (x2, x1),
-        "swapped": lambda x1, x2: (x1, x2 + np.cos(x1)),
-        "sign error in cos": lambda x1, x2: (x2 - np.cos(x1), x1),
-        "sin instead of cos": lambda x1, x2: (x2 + np.sin(x1), x1),
+    "00.three_paths": {
+        "the worked example's closed form": lambda x1, x2: (x2 + np.cos(x1), x1),
+        "forgets the sine's path": lambda x1, x2: (x2 + 1 / x2, x1 - x1 / x2 ** 2),
+        "sign of the division's partial": lambda x1, x2: (x2 + np.cos(x1) + 1 / x2,
+                                                          x1 + x1 / x2 ** 2),
+        "product partials swapped": lambda x1, x2: (x1 + np.cos(x1) + 1 / x2,
+                                                    x2 - x1 / x2 ** 2),
+        "cos of the wrong sign": lambda x1, x2: (x2 - np.cos(x1) + 1 / x2, x1 - x1 / x2 ** 2),
     },
     "00.jacobian_chain": {
         "forward products on the wrong side": make_accumulate_jacobians(forward_side="right"),
@@ -111,14 +127,16 @@ def test_typical_mistakes_fail_in_the_learners_five_cases(exercise_id, mistake):
 
 
 def test_the_first_cases_are_the_worked_examples():
-    result = evaluate(catalog.CATALOG["00.partials_sin_product"],
-                      WRONG["00.partials_sin_product"]["forgets the sine's path"])
+    result = evaluate(catalog.CATALOG["00.three_paths"],
+                      WRONG["00.three_paths"]["the worked example's closed form"])
     assert "Case 1 of 5" in result.message
-    assert result.case == "sin_product_partials(x1=2, x2=3)"
-    assert result.expected == "dz_dx1 = 2.58385, dz_dx2 = 2"
+    assert result.case == "three_path_partials(x1=2, x2=3)"
+    assert result.expected == "dz_dx1 = 2.91719, dz_dx2 = 1.77778"
     result = evaluate(catalog.CATALOG["00.chain_product"],
                       WRONG["00.chain_product"]["adjoints left in the order computed"])
     assert "Case 1 of 5" in result.message
+    assert result.case == ("accumulate(steps, x=1.5) for the steps square, sin, exp: "
+                           "w0 = x, w1 = w0**2, w2 = sin(w1), w3 = exp(w2)")
     assert result.expected.startswith("tangents = [1, 3, -1.88452, -4.10312]")
 
 
@@ -154,3 +172,40 @@ def test_the_worked_chain_of_section_2_has_the_checkers_numbers():
     released = release.build()["00_chain_rule"].notebook
     text = "\n".join(c.source for c in released.cells if c.cell_type == "markdown")
     assert all(f"{v:.6f}" in text for v in adjoints[:3] + tangents[2:3])
+
+
+def test_chain_cases_take_every_step_and_length_and_the_three_paths_avoid_x2_near_0():
+    ex = catalog.CATALOG["00.chain_product"]
+    cases = ex.checker.cases(ex.rng("grade"), 50)
+    assert {len(c["steps"]) for c in cases} == set(range(1, 7))
+    assert {name for c in cases for name in c["steps"]} == set(CHAIN_STEPS)
+    ex = catalog.CATALOG["00.three_paths"]
+    cases = ex.checker.cases(ex.rng("grade"), 50)
+    assert min(float(np.min(np.abs(c["x2"]))) for c in cases) >= 0.5
+    assert {np.ndim(c["x1"]) for c in cases} == {0, 1, 2}
+
+
+@pytest.mark.parametrize("name", sorted(CHAIN_STEPS))
+def test_the_given_steps_and_derivatives_agree_with_adlab(name):
+    # the learner gets Provided("chain_step", name, "f"/"df"); adlab computes the expected
+    f, df = Provided("chain_step", name, "f"), Provided("chain_step", name, "df")
+    for w in (-1.3, 0.4, 1.7):
+        assert f(w) == pytest.approx(float(AD_STEPS[name](w)))
+        assert df(w) == pytest.approx(float(ad.grad(AD_STEPS[name])(w)))
+
+
+def test_no_cell_above_the_two_exercises_states_their_answer():
+    cells = release.build()["00_chain_rule"].notebook.cells
+
+    def above(exercise_id):
+        """Each cell above the exercise's own, without whitespace."""
+        i = next(i for i, c in enumerate(cells) if release.meta(c).get("exercise") == exercise_id)
+        return ["".join(c.source.split()) for c in cells[:i]]
+
+    # the division's terms: 1/x2 and -x1/x2^2, in code or in LaTeX
+    for text in above("00.three_paths"):
+        for shown in ("+1/x2", "/x2**2", "/x2^2", "1/x_2", "x_2^2", "frac{1}{x_2}", "x_2^{2}"):
+            assert shown not in text, shown
+    # the chain's local derivatives from its steps: each df at its step's input
+    for text in above("00.chain_product"):
+        assert not re.search(r"(?<![a-z\\])df\(", text), text

@@ -3,12 +3,10 @@
 (03.sin_tangent is tested with the original checkers in test_course_checkers.py.)
 """
 
-from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
-from course_cases import accepts, rejects
+from course_cases import accepts, rejects, texts_above
 
 from course import catalog
 from course.checking import evaluate
@@ -163,24 +161,8 @@ def test_seed_questions_store_no_seeds_and_expect_the_worked_numbers():
 
 # -- the notebook teaches the idea, the learner applies it (issue 13) -------------------
 
-RELEASED = Path(__file__).resolve().parent.parent / "notebooks" / "03_forward_mode.ipynb"
-
-
-def cells_before_exercise(exercise_id):
-    """The text (source and outputs) of every released cell above the exercise's cell."""
-    notebook = nbformat.read(RELEASED, as_version=4)
-    texts = []
-    for cell in notebook.cells:
-        if cell.metadata.get("course", {}).get("exercise") == exercise_id:
-            return texts
-        outputs = [str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", ""))
-                   for o in cell.get("outputs", [])]
-        texts.append("\n".join([cell.source, *outputs]))
-    raise AssertionError(f"no exercise cell for {exercise_id}")
-
-
 def test_no_cell_above_sin_tangent_states_the_rule_of_sin():
-    texts = cells_before_exercise("03.sin_tangent")
+    texts = texts_above("03_forward_mode", "03.sin_tangent")
     for text in texts:
         flat = text.replace(" ", "")
         assert not ("cos(x)" in flat and "x_dot" in text), text
@@ -192,7 +174,7 @@ def test_no_cell_above_sin_tangent_states_the_rule_of_sin():
 
 
 def test_no_cell_above_div_tangent_states_the_quotient_rule():
-    texts = cells_before_exercise("03.div_tangent")
+    texts = texts_above("03_forward_mode", "03.div_tangent")
     for text in texts:
         flat = text.replace(" ", "")
         for formula in ("y_dot/y", "/y**2", "/(y*y)", "x/y^2", "{x}{y^2}", "\\frac{1}{y}"):

@@ -1,16 +1,22 @@
-"""Notebook 04's checkers 04.saved_values and 04.shared_adjoint accept their references
-and reject mistakes.
+"""Notebook 04's checkers 04.div_vjp, 04.saved_values and 04.shared_adjoint accept their
+references and reject mistakes; the notebook teaches the ideas without their answers.
 
-(04.mul_vjp and 04.derive are tested in test_course_checkers.py.)
+(04.div_vjp's reference and some wrong answers, and 04.derive, are also tested in
+test_course_checkers.py.)
 """
+
 
 import numpy as np
 import pytest
+from course_cases import released_cells, texts_above
 
 import adlab as ad
-from course import catalog, check
-from course.checking import evaluate
+from course import catalog, check, release
+from course.checkers import SHAPES
+from course.checking import evaluate, known_mistake
 from course.exercises import nb04
+from course.expr import Multiply, Plus, Variable
+from course.result import fmt
 
 
 @pytest.fixture(autouse=True)
@@ -280,3 +286,213 @@ def test_the_mistakes_of_the_worked_example():
     assert wrong["adjoint-overwritten"] == {"x_bar": 2.0, "y_bar": 2.0}
     assert wrong["seed-missing"] == {"x_bar": 0.0, "y_bar": 0.0}
     assert wrong["sub-sign"] == {"x_bar": 7.0, "y_bar": 8.0}  # no sub: nothing to get wrong
+
+
+# -- 04.div_vjp: the reverse rule of a quotient, from the product's example ----------------
+
+DIV = "04.div_vjp"
+
+
+def div_vjp(g, x, y):
+    return g / y, -g * x / y**2
+
+
+def div_vjp_plus(g, x, y):            # d(x/y)/dy taken as +x/y**2
+    x_bar = g / y
+    y_bar = g * x / y**2
+    return x_bar, y_bar
+
+
+def div_vjp_unsquared(g, x, y):       # d(x/y)/dy taken as -x/y
+    return g / y, -g * x / y
+
+
+def div_vjp_bare_partials(g, x, y):   # the local partials, never multiplied by g
+    dz_dx = 1 / y
+    dz_dy = -x / y**2
+    return dz_dx, dz_dy
+
+
+def div_vjp_g_on_top(g, x, y):        # g put where x belongs: d(g/y)/dy
+    return g / y, -g / y**2
+
+
+def div_vjp_from_the_product(g, x, y):  # the product's rule of the worked example
+    return g * y, g * x
+
+
+#: mistake code: (the learner, what the feedback says on the worked point g=2, x=3, y=2)
+DIV_LEARNERS = {
+    "y-bar-sign": (div_vjp_plus, "at g = 2, x = 3, y = 2, y_bar should be -1.5, not 1.5"),
+    "y-bar-no-square": (div_vjp_unsquared,
+                        "at g = 2, x = 3, y = 2, y_bar should be -1.5, not -3"),
+    "cotangent-dropped": (div_vjp_bare_partials,
+                          "g = 2, multiplies each of them (it is 1 only when z is the final "
+                          "output): x_bar should be 1, not 0.5"),
+    "adjoint-as-numerator": (div_vjp_g_on_top,
+                             "At g = 2, x = 3, y = 2, y_bar should be -1.5, not -0.5"),
+    "product-rule-pasted": (div_vjp_from_the_product,
+                            "At g = 2, x = 3, y = 2, (x_bar, y_bar) should be (1, -1.5), "
+                            "not (4, 6)"),
+}
+
+
+def test_the_quotients_rule_passes_with_grading_cases():
+    exercise = catalog.CATALOG[DIV]
+    result = evaluate(exercise, div_vjp, cases=catalog.GRADE_CASES, purpose="grade")
+    assert result.passed, repr(result)
+    assert result.score == exercise.points
+
+
+def test_every_known_mistake_of_div_vjp_has_a_learner_and_three_hint_stages():
+    exercise = catalog.CATALOG[DIV]
+    assert {m.code for m in exercise.mistakes} == set(DIV_LEARNERS)
+    assert len(exercise.mistakes) >= 3
+    assert len(exercise.hints) == 3 and exercise.hints[2].startswith("Outline")
+
+
+@pytest.mark.parametrize("code", list(DIV_LEARNERS))
+def test_a_div_vjp_mistake_is_named_with_the_numbers_of_the_case(code):
+    learner, says = DIV_LEARNERS[code]
+    result = check(DIV, learner, record=False)
+    assert result.status == "failed", repr(result)
+    assert result.misconception == code, repr(result)
+    assert result.message.startswith("Case 1 of 5: ") and says in result.message, \
+        result.message
+    assert result.expected == "x_bar = 1, y_bar = -1.5"
+
+
+@pytest.mark.parametrize("code", list(DIV_LEARNERS))
+def test_each_div_vjp_mistake_is_recognised_on_every_grading_case(code):
+    """Wherever the learner's answer is wrong (on arrays too), it is recognised as this
+    mistake, and the feedback carries that case's g. (A scalar case such as y = -1, where
+    two mistakes give the same numbers, may name the other one: it cannot tell them apart.)"""
+    exercise = catalog.CATALOG[DIV]
+    mistake = next(m for m in exercise.mistakes if m.code == code)
+    learner = DIV_LEARNERS[code][0]
+    named, ambiguous = 0, 0
+    for case in exercise.checker.cases(exercise.rng("grade"), catalog.GRADE_CASES):
+        got = dict(zip(("x_bar", "y_bar"),
+                       (np.asarray(v, float) for v in learner(case["g"], case["x"], case["y"]))))
+        assert not differs(mistake.wrong(dict(case)), got)
+        if differs(exercise.checker.expected(case), got):
+            found = known_mistake(exercise, case, got)
+            if found is mistake:
+                named += 1
+                assert fmt(case["g"]) in mistake.explain(dict(case))
+            else:
+                assert found is not None and not differs(found.wrong(dict(case)), got)
+                ambiguous += 1
+    assert named >= catalog.GRADE_CASES - 5 and ambiguous <= 2, (named, ambiguous)
+
+
+def differs(one, other):
+    return any(np.shape(one[k]) != np.shape(other[k]) or not np.allclose(one[k], other[k])
+               for k in other)
+
+
+def test_the_closed_form_of_the_worked_point_fails_on_the_next_case():
+    result = check(DIV, lambda g, x, y: (1.0, -1.5), record=False)
+    assert result.status == "failed"
+    assert result.message.startswith("Case 2 of 5")
+
+
+def test_adlabs_pullback_is_off_inside_div_vjp():
+    def by_adlab(g, x, y):
+        _, pullback = ad.vjp(lambda x, y: x / y, x, y)
+        return pullback(g)
+
+    result = check(DIV, by_adlab, record=False)
+    assert result.status == "failed"
+    assert "ad.vjp is off inside div_vjp" in result.message
+
+
+def test_div_vjp_cases_mix_shapes_and_keep_y_away_from_zero():
+    exercise = catalog.CATALOG[DIV]
+    cases = exercise.checker.cases(exercise.rng("grade"), catalog.GRADE_CASES)
+    assert {np.shape(c["g"]) for c in cases} == set(SHAPES)
+    for case in cases:
+        assert np.shape(case["g"]) == np.shape(case["x"]) == np.shape(case["y"])
+        assert np.all(np.abs(case["y"]) >= 0.5)
+    signs = np.concatenate([np.sign(np.ravel(c["y"])) for c in cases])
+    assert {-1.0, 1.0} <= set(signs)
+    first = nb04.DivVjp().expected(cases[0])
+    assert {k: float(v) for k, v in first.items()} == {"x_bar": 1.0, "y_bar": -1.5}
+
+
+# -- notebook 04 teaches the idea, and the learner applies it (issue 13) -------------------
+
+def test_no_cell_above_div_vjp_states_the_quotients_partials_or_rule():
+    texts = texts_above("04_reverse_mode", DIV)
+    for text in texts:
+        flat = text.replace(" ", "")
+        for formula in ("/y**2", "/(y*y)", "/y^2", "{y^2}", "\\frac{1}{y}", "1/y", "g/y",
+                        "-x/y", "\\bary=-", "y_bar=-"):
+            assert formula not in flat, (formula, text)
+    # the idea is there: the general rule, and the product's rule with numbers
+    assert any("\\bar x = \\bar z\\,\\frac{\\partial z}{\\partial x}" in t for t in texts)
+    assert any("(1 \\cdot 3,\\ 10 \\cdot 4) = (3, 40)" in t for t in texts)
+
+
+def test_no_released_cell_holds_a_recursive_derive_but_the_exercise():
+    """Section 10 counts the calls of a recursion without differentiating anything."""
+    for cell in released_cells("04_reverse_mode"):
+        if cell.cell_type != "code" or cell.metadata.get("course", {}).get("exercise"):
+            continue
+        flat = cell.source.replace(" ", "")
+        for passing_on in ("seed*", "*seed", "+seed", "seed+"):   # seed * partial, += seed
+            assert passing_on not in flat, (passing_on, cell.source)
+
+
+def _cell(cell_id):
+    notebook = release.read_sources()["04_reverse_mode"]
+    return next(c.source for c in notebook.cells if c.get("id") == cell_id)
+
+
+def test_the_counted_calls_are_those_of_a_recursive_derive():
+    """tree_calls, the notebook's plain count, equals the calls of the reference derive
+    on the squarings, 2^(k+1) - 1; the tape sweeps k nodes."""
+    namespace = {"Variable": Variable, "Plus": Plus, "Multiply": Multiply}
+    exec(_cell("tree-calls"), namespace)
+    exec(_cell("def-squarings-tree-k-x-x-x-k-times-as-an"), namespace)
+    calls = 0
+
+    def derive(expr, seed, adjoints):
+        nonlocal calls
+        calls += 1
+        if isinstance(expr, Variable):
+            adjoints[expr.name] = adjoints.get(expr.name, 0.0) + seed
+        elif isinstance(expr, Plus):
+            derive(expr.a, seed, adjoints)
+            derive(expr.b, seed, adjoints)
+        else:
+            derive(expr.a, seed * expr.b.evaluate(), adjoints)
+            derive(expr.b, seed * expr.a.evaluate(), adjoints)
+
+    for k in range(1, 11):
+        calls, adjoints = 0, {}
+        derive(namespace["squarings_tree"](k), 1.0, adjoints)
+        assert calls == namespace["tree_calls"](namespace["squarings_tree"](k)) == 2**(k + 1) - 1
+        assert adjoints == {"x": 2.0**k}
+
+
+def test_the_measuring_cell_waits_for_a_derive_that_passes():
+    """With the released stub the cell only prints what it waits for; with a derive that
+    works it counts that function's calls, and leaves derive and evaluate as they were."""
+    stub = next(c.source for c in released_cells("04_reverse_mode")
+                if c.metadata.get("course", {}).get("exercise") == "04.derive")
+    namespace = {"Variable": Variable, "Plus": Plus, "Multiply": Multiply, "ad": ad,
+                 "time": __import__("time")}
+    exec(_cell("def-squarings-tree-k-x-x-x-k-times-as-an"), namespace)
+    exec(stub, namespace)
+    exec(_cell("measure-your-derive"), namespace)
+    assert not namespace["ready"](namespace["derive"])
+    solved = next(c.source for c in release.read_sources()["04_reverse_mode"].cells
+                  if c.metadata.get("course", {}).get("exercise") == "04.derive")
+    exec(solved, namespace)
+    yours = namespace["derive"]
+    evaluates = {cls: cls.evaluate for cls in (Variable, Plus, Multiply)}
+    counts, x_bar = namespace["measure"](yours, 8)
+    assert counts == {"derive": 511, "evaluate": 3586} and x_bar == 256.0
+    assert namespace["derive"] is yours
+    assert {cls: cls.evaluate for cls in (Variable, Plus, Multiply)} == evaluates

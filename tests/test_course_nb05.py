@@ -1,12 +1,14 @@
 """Notebook 05's checkers accept the reference solutions and reject typical mistakes."""
 
+import ast
+import re
 import time
 from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
-from course_cases import accepts, rejects, runner_and_here, same_verdict_test
+from course_cases import accepts, cells_above, rejects, runner_and_here, same_verdict_test
 
 import adlab as ad
 from course import catalog, provided
@@ -39,8 +41,14 @@ def jacobian_rev(f, x, axis=0, record_each_row=False):
     return np.stack(rows, axis=axis)
 
 
-def choose_mode(n, m):
-    return "forward" if n < m else "reverse"
+def size(shape):
+    return int(np.prod(shape))
+
+
+def jacobian_plan(inputs, outputs, count=size, passes=min, rule=lambda n, m: n < m):
+    n = sum(count(s) for s in inputs.values())
+    m = sum(count(s) for s in outputs.values())
+    return (m, n), "forward" if rule(n, m) else "reverse", passes(n, m)
 
 
 def matmul_vjp(y_bar, x, W):
@@ -50,7 +58,7 @@ def matmul_vjp(y_bar, x, W):
 REFERENCE = {
     "05.jacfwd_from_jvp": jacobian_fwd,
     "05.jacrev_from_vjp": jacobian_rev,
-    "05.choose_mode": choose_mode,
+    "05.jacobian_plan": jacobian_plan,
     "05.matmul_vjp": matmul_vjp,
 }
 
@@ -75,12 +83,22 @@ WRONG = {
         "one cotangent of ones": lambda f, x: np.tile(
             ad.vjp(f, x)[1](np.ones(len(f(x))))[0], (len(f(x)), 1)),
     },
-    "05.choose_mode": {
-        "always reverse (the backprop habit)": lambda n, m: "reverse",
-        "always forward": lambda n, m: "forward",
-        "the rule backwards": lambda n, m: "forward" if n > m else "reverse",
-        "returns the number of passes": lambda n, m: min(n, m),
-        "capitalised": lambda n, m: "Forward" if n < m else "Reverse",
+    "05.jacobian_plan": {
+        "shape (n, m)": lambda i, o: (jacobian_plan(i, o)[0][::-1], *jacobian_plan(i, o)[1:]),
+        "counts the arrays": lambda i, o: jacobian_plan(i, o, count=lambda s: 1),
+        "counts the first axis": lambda i, o: jacobian_plan(
+            i, o, count=lambda s: s[0] if s else 1),
+        "a scalar counted as no number": lambda i, o: jacobian_plan(
+            i, o, count=lambda s: int(np.prod(s)) if s else 0),
+        "the rule backwards": lambda i, o: jacobian_plan(i, o, rule=lambda n, m: n > m),
+        "always reverse (the backprop habit)": lambda i, o: jacobian_plan(
+            i, o, rule=lambda n, m: False),
+        "passes of the dearer mode": lambda i, o: jacobian_plan(i, o, passes=max),
+        "n + m passes": lambda i, o: jacobian_plan(i, o, passes=lambda n, m: n + m),
+        "mode capitalised": lambda i, o: (jacobian_plan(i, o)[0],
+                                          jacobian_plan(i, o)[1].title(),
+                                          jacobian_plan(i, o)[2]),
+        "the running example, hard-coded": lambda i, o: ((3, 2), "forward", 2),
     },
     "05.matmul_vjp": {
         "transposed W_bar (y_bar.T @ x)": lambda y_bar, x, W: (y_bar @ W.T, y_bar.T @ x),
@@ -149,22 +167,53 @@ def test_one_recording_and_m_sweeps_are_what_adlab_measures():
     assert catalog.CATALOG["05.jacfwd_from_jvp"].checker.expected(case)["jvps"] == 2
 
 
-def test_choose_mode_accepts_either_mode_on_a_tie_and_measures_the_passes():
-    assert nb05.measured_passes(7, 3) == {"forward": 7, "reverse": 3}
-    exercise = catalog.CATALOG["05.choose_mode"]
-    ties = {"n": 8, "m": 8}
-    for answer in ("forward", "reverse"):
-        got = exercise.checker.call(lambda n, m, a=answer: a, ties, "choose_mode")
-        assert got["passes"] == exercise.checker.expected(ties)["passes"] == 8
+def test_jacobian_plan_accepts_either_mode_on_a_tie():
+    exercise = catalog.CATALOG["05.jacobian_plan"]
+    tie = {"what": "a square map", "inputs": {"z": (4, 2)}, "outputs": {"x": (8,)}}
+    want = exercise.checker.expected(tie)
+    for mode in ("forward", "reverse"):
+        got = exercise.checker.call(lambda i, o, a=mode: ((8, 8), a, 8), tie, "jacobian_plan")
+        assert {k: float(v) for k, v in got.items() if k != "shape"} == \
+            {"passes_of_mode": 8.0, "passes": 8.0}
+        np.testing.assert_array_equal(np.asarray(got["shape"]), want["shape"])
     graded = exercise.checker.cases(exercise.rng("grade"), catalog.GRADE_CASES)
-    assert any(c["n"] == c["m"] for c in graded)
-    assert any(abs(c["n"] - c["m"]) == 1 for c in graded)
+    assert any(len(set(nb05.sizes(c))) == 1 for c in graded)
 
 
-def test_choose_mode_feedback_names_the_case():
-    result = evaluate(catalog.CATALOG["05.choose_mode"], lambda n, m: "forward")
-    assert result.case.startswith("choose_mode(n=1000, m=1)")
-    assert result.expected == "passes = 1" and result.got == "passes = 1000"
+def test_jacobian_plan_cases_are_real_models_with_scalars_and_counts_under_a_million():
+    exercise = catalog.CATALOG["05.jacobian_plan"]
+    graded = exercise.checker.cases(exercise.rng("grade"), catalog.GRADE_CASES)
+    shapes = [s for c in graded for side in ("inputs", "outputs") for s in c[side].values()]
+    assert () in shapes and any(len(s) == 3 for s in shapes)
+    # an off-by-one count (a forgotten bias, say) must fail the relative tolerance
+    assert max(max(nb05.sizes(c)) for c in graded) < 1_000_000
+    modes = {("forward" if n < m else "reverse" if m < n else "either")
+             for n, m in map(nb05.sizes, graded)}
+    assert modes == {"forward", "reverse", "either"}
+    # the running example of the notebook is no case: its answer is in the notebook
+    assert all(nb05.sizes(c) != (2, 3) for c in graded)
+
+
+def test_jacobian_plan_feedback_shows_the_model():
+    result = evaluate(catalog.CATALOG["05.jacobian_plan"],
+                      WRONG["05.jacobian_plan"]["the rule backwards"])
+    assert result.case == ("jacobian_plan(inputs={'W1': (64, 784), 'b1': (64,), 'W2': (10, 64), "
+                           "'b2': (10,)}, outputs={'loss': ()}): a two-layer MLP for 28x28 "
+                           "digit images: its loss with respect to its weights")
+    assert result.expected == "shape = [1, 50890], passes_of_mode = 1, passes = 1"
+    assert result.got == "shape = [1, 50890], passes_of_mode = 50890, passes = 1"
+
+
+@pytest.mark.parametrize("answer,says", [
+    (lambda i, o: min(sum(map(size, i.values())), sum(map(size, o.values()))),
+     "should return 3 values"),
+    (lambda i, o: (50890, "reverse", 1), "shape as a pair (rows, columns)"),
+    (lambda i, o: ((1, 50890), "backprop", 1), 'the mode as the string "forward" or "reverse"'),
+    (lambda i, o: ((1, 50890), 1, 1), 'the mode as the string "forward" or "reverse"'),
+])
+def test_jacobian_plan_answers_of_the_wrong_kind_are_told_apart(answer, says):
+    result = evaluate(catalog.CATALOG["05.jacobian_plan"], answer)
+    assert result.status == "failed" and says in result.message, repr(result)
 
 
 def test_matmul_vjp_shapes_in_the_non_square_case():
@@ -247,8 +296,15 @@ def jacobian_rev_one_vjp(f, x):
     return np.tile(pullback(np.ones(len(y)))[0], (len(y), 1))
 
 
-def choose_mode_number(n, m):
-    return min(n, m)
+def jacobian_plan_mode_as_number(inputs, outputs):
+    n = sum(int(np.prod(s)) for s in inputs.values())
+    m = sum(int(np.prod(s)) for s in outputs.values())
+    return (m, n), min(n, m), min(n, m)
+
+
+def jacobian_plan_counts_arrays(inputs, outputs):
+    n, m = len(inputs), len(outputs)
+    return (m, n), "forward" if n < m else "reverse", min(n, m)
 
 
 def matmul_vjp_swapped(y_bar, x, W):
@@ -267,8 +323,10 @@ REMOTE = [
     ("05.jacrev_from_vjp", "jacobian_rev_by_forward_mode", "failed",
      "recordings_of_f is wrong"),
     ("05.jacrev_from_vjp", "jacobian_rev_one_vjp", "failed", "J is wrong"),
-    ("05.choose_mode", "choose_mode", "passed", ""),
-    ("05.choose_mode", "choose_mode_number", "wrong", 'should return "forward" or "reverse"'),
+    ("05.jacobian_plan", "jacobian_plan", "passed", ""),
+    ("05.jacobian_plan", "jacobian_plan_mode_as_number", "wrong",
+     'should return the mode as the string "forward" or "reverse"'),
+    ("05.jacobian_plan", "jacobian_plan_counts_arrays", "failed", "shape is wrong"),
     ("05.matmul_vjp", "matmul_vjp", "passed", ""),
     ("05.matmul_vjp", "matmul_vjp_swapped", "failed", "x_bar is wrong"),
 ]
@@ -319,3 +377,56 @@ def test_the_matmul_task_keeps_its_rules_and_the_hints_stop_short_of_the_formula
     assert task.rstrip().endswith(exercise.rules())
     for hint in exercise.hints:
         assert not [form for form in ANSWER_FORMS if form in squeezed(hint)], hint
+
+
+# -- the cells above the Jacobian exercises teach one JVP and one VJP, not the loop ------------
+
+LOOPS = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp,
+         ast.GeneratorExp)
+
+
+def called_in_loops(source):
+    """The functions a code cell calls inside a loop or a comprehension (as written, e.g.
+    "ad.jvp"), with any call of a pullback (a name bound to the second result of ad.vjp)
+    written as "pullback"."""
+    tree = ast.parse(source)
+    pullbacks = {target.elts[1].id for node in ast.walk(tree) if isinstance(node, ast.Assign)
+                 and isinstance(node.value, ast.Call) and ast.unparse(node.value.func) == "ad.vjp"
+                 for target in node.targets if isinstance(target, ast.Tuple)
+                 and len(target.elts) == 2 and isinstance(target.elts[1], ast.Name)}
+    called = {ast.unparse(call.func) for loop in ast.walk(tree) if isinstance(loop, LOOPS)
+              for call in ast.walk(loop) if isinstance(call, ast.Call)}
+    return {"pullback" if name in pullbacks else name for name in called}
+
+
+#: a loop written out in a markdown cell: "for j in range(n)", "for e in np.eye(m)", ...
+LOOP_IN_TEXT = re.compile(r"\bfor\s+\w+(\s*,\s*\w+)*\s+in\b")
+
+
+@pytest.mark.parametrize("exercise_id,one_pass,shown", [
+    ("05.jacfwd_from_jvp", {"ad.jvp"}, "ad.jvp(f, (x,), (seed,))"),
+    ("05.jacrev_from_vjp", {"ad.vjp", "pullback"}, "pullback(cotangent)"),
+])
+def test_no_cell_above_the_jacobian_exercises_holds_their_loop(exercise_id, one_pass, shown):
+    cells = cells_above("05_jacobians_and_cost", exercise_id)
+    for cell in cells:
+        if cell.cell_type == "code":
+            assert not called_in_loops(cell.source) & one_pass, cell.source
+        else:
+            assert not (LOOP_IN_TEXT.search(cell.source)
+                        and re.search(r"jvp|vjp|pullback", cell.source)), cell.source
+    # the idea is taught on the running example: one pass, one column (one row)
+    single = [cell for cell in cells if cell.cell_type == "code" and shown in cell.source]
+    assert single, shown
+    text = "".join(o.get("text", "") for cell in single for o in cell.outputs)
+    assert ("J[:, 0]  = [2.583853 1.       9.      ]" in text if "jvp" in shown
+            else "J[1]          = [1. 6.]" in text), text
+
+
+def test_the_loop_detector_sees_loops_and_comprehensions():
+    loop = "y, pb = ad.vjp(f, x)\nfor e in np.eye(3):\n    (row,) = pb(e)\n"
+    assert "pullback" in called_in_loops(loop)
+    comprehension = "J = np.stack([ad.jvp(f, (x,), (e,))[1] for e in np.eye(2)], axis=1)"
+    assert "ad.jvp" in called_in_loops(comprehension)
+    assert called_in_loops("seed = np.eye(2)[0]\n_, t = ad.jvp(f, (x,), (seed,))") == set()
+    assert LOOP_IN_TEXT.search("for j, e in enumerate(np.eye(n))")

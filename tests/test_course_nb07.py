@@ -1,5 +1,6 @@
 """Notebook 07's checkers accept the reference solutions and reject typical mistakes."""
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -197,3 +198,119 @@ def test_no_released_cell_above_an_exercise_states_its_answer(exercise_id):
     assert not found, (exercise_id, found)
     # the task still ends with exactly the checking rules
     assert cells[where[0] - 1].source.endswith(catalog.CATALOG[exercise_id].rules())
+
+
+# -- no released cell and no hint gives an exercise's rule away (issue 13) ---------------
+#
+# Learners scroll: a summary or a later section is read before an exercise is solved too.
+# So outside an exercise's own cells (its code cell and its check cell) no released cell,
+# above or below it, may state its rule. Strings are compared with all whitespace removed,
+# so "p - lr*g" and "p-lr * g" are the same string.
+
+#: the rule of each exercise, in the forms a cell or a hint might state it
+RULE_STRINGS = {
+    "07.softmax_ce_vjp": [*ANSWER_STRINGS["07.softmax_ce_vjp"], "(y - Y)", "softmax(z) - Y",
+                          "- np.eye(z", "- np.eye(C", "- one_hot", r"\bar z_3 = (y",
+                          r"\bar z_3 &= (y"],
+    "07.linear_vjp": [*ANSWER_STRINGS["07.linear_vjp"], r"^\top \bar z", r"W_1^\top",
+                      r"W_2^\top", r"W_3^\top", "@ W.T", ".T @ dz", "dz.sum(",
+                      r"\sum_{\text{rows}}"],
+    "07.activation_vjps": [*ANSWER_STRINGS["07.activation_vjps"], r"\odot (1 - h",
+                           r"\odot h_1", "h * (1 - h)", "1 - h_of_z", "(1 - σ", "1 - tanh"],
+    "07.sgd_step": [*ANSWER_STRINGS["07.sgd_step"], "- lr * g", "-= lr *", r"- \eta\, g",
+                    r"- \eta g", r"- \eta \bar", r"- \eta\nabla"],
+}
+
+
+def _squeezed(text: str) -> str:
+    return "".join(text.split())
+
+
+def _stated(exercise_id: str, text: str) -> list[str]:
+    flat = _squeezed(text)
+    return [s for s in RULE_STRINGS[exercise_id] if _squeezed(s) in flat]
+
+
+@pytest.fixture(scope="module")
+def released_07():
+    """Notebook 07 as ``course.release.build()`` releases it, built in memory (alone, so
+    that work in progress on another notebook cannot stop this test)."""
+    from course import release
+    stem = "07_backprop_mlp"
+    return release.release_notebook(release.read_sources()[stem], stem).notebook
+
+
+@pytest.fixture(scope="module")
+def solutions_07():
+    from test_course_answers import significant, solution_blocks
+
+    from course import release
+    source = release.read_sources()["07_backprop_mlp"]
+    out = {}
+    for cell in source.cells:
+        exercise = release.meta(cell).get("exercise")
+        if exercise:
+            out[exercise] = significant("\n".join(solution_blocks(cell.source)))
+    return out
+
+
+def _own(cell, exercise_id: str) -> bool:
+    course_meta = cell.metadata.get("course", {})
+    return exercise_id in (course_meta.get("exercise"), course_meta.get("check"))
+
+
+@pytest.mark.parametrize("exercise_id", list(RULE_STRINGS))
+def test_no_released_cell_outside_the_exercise_states_its_rule(released_07, exercise_id):
+    cells = released_07.cells
+    assert sum(_own(c, exercise_id) for c in cells) == 2, exercise_id
+    found = [(i + 1, s) for i, c in enumerate(cells) if not _own(c, exercise_id)
+             for s in _stated(exercise_id, _text(c))]
+    assert not found, (exercise_id, found)
+
+
+def test_the_rule_strings_catch_the_formulas_section_5_and_the_summary_once_held():
+    section_5 = (r"\bar z_3 &= (y - Y)/N\\ \bar W_3 &= h_2^\top \bar z_3, & \bar b_3 &= "
+                 r"\textstyle\sum_\text{rows} \bar z_3, & \bar h_2 &= \bar z_3\, W_3^\top\\ "
+                 r"\bar z_2 &= \bar h_2 \odot (1 - h_2^2)\\ \bar z_1 &= \bar h_1 \odot h_1 "
+                 r"\odot (1 - h_1)")
+    summary = (r"$\bar z = (y - Y)/N$; $\bar W = h^\top \bar z$, $\bar b = "
+               r"\sum_\text{rows}\bar z$, $\bar h = \bar z W^\top$; $\bar z = \bar h \odot "
+               r"(1-h^2)$ and $\bar z = \bar h \odot h(1-h)$")
+    for exercise_id in ("07.softmax_ce_vjp", "07.linear_vjp", "07.activation_vjps"):
+        assert _stated(exercise_id, section_5) and _stated(exercise_id, summary), exercise_id
+    assert _stated("07.sgd_step", r"$\theta \leftarrow \theta - \eta\, g$")
+    assert _stated("07.sgd_step", "return [p - lr*g for p, g in zip(params, grads)]")
+
+
+def _expressions(line: str) -> list[str]:
+    """A significant solution line and, for an assignment or a return, its expression."""
+    out = [line]
+    if line.startswith("return") and len(line) > len("return"):
+        out.append(line[len("return"):])
+    head, eq, tail = line.partition("=")
+    if eq and head.isidentifier() and not tail.startswith("="):
+        out.append(tail)
+    # a bare tuple of names, "dx,dW,db", is the return the task itself describes
+    return [e for e in out if len(e) >= 5 and not re.fullmatch(r"[\w,()]+", e)]
+
+
+@pytest.mark.parametrize("exercise_id", list(RULE_STRINGS))
+def test_no_hint_contains_the_solution(solutions_07, exercise_id):
+    from test_course_answers import leak, significant
+
+    exercise = catalog.CATALOG[exercise_id]
+    solution = solutions_07[exercise_id]
+    assert solution, exercise_id
+    assert len(exercise.hints) == 3
+    for stage, hint in enumerate(exercise.hints, start=1):
+        assert leak(solution, significant(hint)) is None, (exercise_id, stage)
+        flat = _squeezed(hint)
+        shown = [e for line in solution for e in _expressions(line) if e in flat]
+        assert not shown, (exercise_id, stage, shown)
+        assert not _stated(exercise_id, hint), (exercise_id, stage, _stated(exercise_id, hint))
+
+
+def test_the_sgd_hints_keep_the_key_step_and_the_outline():
+    hints = catalog.CATALOG["07.sgd_step"].hints
+    assert "lr" in hints[1] and "against" in hints[1] and "grads[i]" in hints[1]
+    assert hints[2].startswith("Outline") and "zip" in hints[2] and "new list" in hints[2]

@@ -58,14 +58,24 @@ def make_saved_bytes(output=True, count_all=False, count_input=False):
     return saved_bytes
 
 
-def make_checkpoint_plan(inside=True, ceil=True, always_sqrt=False):
+def make_checkpoint_plan(model="max", always_sqrt=False):
     def checkpoint_plan(L, a, budget):
         if always_sqrt:
-            return L, max(1, round(math.sqrt(L)))
+            k = max(k for k in range(1, math.isqrt(L) + 1) if L % k == 0)
+            return L, k
         for m in range(L + 1):
             for k in range(1, max(m, 1) + 1):
-                segments = math.ceil(m / k) if ceil else m // k
-                peak = L if m == 0 else (L - m) + segments + (k if inside else 0)
+                if m % k:
+                    continue
+                s = m // k
+                if m == 0:
+                    peak = L
+                elif model == "sum":  # the old law: plain layers alive while recomputing
+                    peak = (L - m) + s + k
+                elif model == "no-segment":
+                    peak = (L - m) + s
+                else:
+                    peak = max((L - m) + s, s + k)
                 if peak * a <= budget:
                     return m, k
         return L, L
@@ -91,9 +101,9 @@ WRONG = {
         "counts the input x": make_saved_bytes(count_input=True),
     },
     "08.checkpoint_plan": {
-        "forgets the segment being recomputed": make_checkpoint_plan(inside=False),
+        "adds the phases (plain layers kept while recomputing)": make_checkpoint_plan("sum"),
+        "forgets the segment being recomputed": make_checkpoint_plan("no-segment"),
         "always sqrt(L)": make_checkpoint_plan(always_sqrt=True),
-        "floor instead of ceil": make_checkpoint_plan(ceil=False),
     },
 }
 
@@ -109,12 +119,9 @@ def test_typical_mistakes_fail_in_the_learners_five_cases(exercise_id, mistake):
     rejects(exercise_id, WRONG[exercise_id][mistake])
 
 
-def test_floor_instead_of_ceil_fails_somewhere_in_grading():
-    # with floor a plan can look one value cheaper than it is; the grading cases catch it
-    result = evaluate(catalog.CATALOG["08.checkpoint_plan"],
-                      WRONG["08.checkpoint_plan"]["floor instead of ceil"],
-                      cases=catalog.GRADE_CASES, purpose="grade")
-    assert result.status == "failed"
+def test_a_plan_whose_segments_do_not_divide_m_is_refused_with_a_reason():
+    result = evaluate(catalog.CATALOG["08.checkpoint_plan"], lambda L, a, budget: (14, 4))
+    assert result.status == "failed" and "should divide m = 14" in result.message
 
 
 def test_every_exercise_of_notebook_08_is_covered():
@@ -142,9 +149,15 @@ def test_saved_bytes_worked_example():
     assert ad.saved_memory(nb08.layer_stack("tanh"), *args).nbytes == 12288
 
 
-def test_the_peak_model_matches_what_adlab_stores_in_the_forward_sweep():
-    # forward sweep of a plan: (L - m) plain outputs + one value per segment; the model
-    # adds the k outputs of the segment being recomputed
+def test_the_peak_model_is_adlab_memorys_at_the_input_end():
+    for L in (1, 7, 16, 30):
+        for m, k in nb08.plans(L):
+            assert nb08.peak_units(L, m, k) == ad.memory.checkpoint_peak(L, m, k, "input")
+            assert nb08.sum_peak(L, m, k) == ad.memory.checkpoint_peak(L, m, k, "output")
+
+
+def test_the_forward_sweep_keeps_the_first_phase_of_the_model():
+    # forward sweep of a plan: (L - m) plain outputs + one value per segment
     rng = np.random.default_rng(0)
     L, B, W = 10, 4, 3
     Ws = [rng.standard_normal((W, W)) for _ in range(L)]
@@ -161,20 +174,24 @@ def test_the_peak_model_matches_what_adlab_stores_in_the_forward_sweep():
         def f(x, *Ws):  # the weights are differentiated too, as in training
             h = x
             for i in range(0, m, k):
-                h = segment(h, *Ws[i:min(i + k, m)])
+                h = segment(h, *Ws[i:i + k])
             return ad.sum(layers(h, *Ws[m:]) ** 2)
         return f
 
     a = B * W * 8
-    for m, k in [(0, 1), (4, 2), (7, 3), (10, 3), (10, 10)]:
+    for m, k in [(0, 1), (4, 2), (6, 3), (10, 5), (10, 10)]:
         stored = ad.saved_memory(plan(m, k), x, *Ws).nbytes
-        inside = k if m else 0
-        assert stored + inside * a == nb08.peak_units(L, m, k) * a, (m, k)
+        assert stored == ((L - m) + (m // k if m else 0)) * a, (m, k)
 
 
 def test_fewest_recomputed_on_the_worked_example():
-    # L = 16 layers, a budget of 10 layers' worth: 14 layers in segments of 4
-    assert nb08.fewest_recomputed(16, 1, 10) == 14
-    assert nb08.peak_units(16, 14, 4) == 10
+    # L = 16 layers, a budget of 10 activations: 7 layers in one segment, max(9 + 1, 1 + 7)
+    assert nb08.fewest_recomputed(16, 1, 10) == 7
+    assert nb08.model_plan(16, 1, 10) == (7, 7) and nb08.peak_units(16, 7, 7) == 10
+    assert nb08.model_plan(16, 1, 10, nb08.sum_peak) == (15, 3)  # the old law: 1 + 5 + 3
     assert nb08.fewest_recomputed(16, 1, 16) == 0
-    assert nb08.smallest_peak(64) == 16  # 64 layers in segments of 8: 8 + 8
+    # every layer in segments of 8 peaks at 8 + 8; leaving the last 8 plain is better:
+    # they are freed before any segment is recomputed, max(8 + 7, 7 + 8) = 15
+    assert nb08.peak_units(64, 64, 8) == 16 and nb08.peak_units(64, 56, 8) == 15
+    assert nb08.smallest_peak(64) == 15
+    assert nb08.fewest_recomputed(64, 1, 16) == 54  # max(10 + 6, 6 + 9)

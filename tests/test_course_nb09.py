@@ -39,14 +39,26 @@ def hvp_forward_over_reverse(f, x, v):
     return ad.jvp(ad.grad(f), (x,), (v,))[1]
 
 
-def newton_step(f, x):
-    return x - np.linalg.solve(ad.hessian(f)(x), ad.grad(f)(x))
+def newton_root_step(F, x):
+    """Newton for F(x) = 0: F's first-order model F(x) + J d vanishes at the step d."""
+    return x + np.linalg.solve(ad.jacfwd(F)(x), -F(x))
+
+
+def jacobian_by_jvps(F, x, axis=1):
+    """J column by column (axis=1); stacked along axis=0 the columns become rows: J^T."""
+    return np.stack([ad.jvp(F, (x,), (e,))[1] for e in np.eye(len(x))], axis=axis)
+
+
+def newton_on_the_norm(F, x):
+    """Section 4's minimisation step, on |F|^2 / 2 (its Hessian by jacfwd of grad)."""
+    phi = lambda y: ad.sum(F(y) ** 2) / 2
+    return x - np.linalg.solve(ad.jacfwd(ad.grad(phi))(x), ad.grad(phi)(x))
 
 
 REFERENCE = {
     "09.second_derivative": second_derivative,
     "09.hvp": hvp,
-    "09.newton_step": newton_step,
+    "09.newton_root": newton_root_step,
 }
 
 WRONG = {
@@ -71,12 +83,15 @@ WRONG = {
         "the value, not the tangent": lambda f, x, v: ad.grad(
             lambda y: ad.jvp(f, (y,), (v,))[0])(x),
     },
-    "09.newton_step": {
-        "sign error (uphill)": lambda f, x: x + np.linalg.solve(ad.hessian(f)(x),
-                                                                ad.grad(f)(x)),
-        "a gradient-descent step": lambda f, x: x - ad.grad(f)(x),
-        "H times g instead of H^-1 g": lambda f, x: x - ad.hessian(f)(x) @ ad.grad(f)(x),
-        "only the diagonal of H": lambda f, x: x - ad.grad(f)(x) / np.diag(ad.hessian(f)(x)),
+    "09.newton_root": {
+        "the transposed Jacobian": lambda F, x: x - np.linalg.solve(ad.jacrev(F)(x).T, F(x)),
+        "JVPs stacked as rows": lambda F, x: x + np.linalg.solve(jacobian_by_jvps(F, x, 0),
+                                                                 -F(x)),
+        "sign error": lambda F, x: x + np.linalg.solve(ad.jacfwd(F)(x), F(x)),
+        "the minimisation step on |F|^2 / 2": newton_on_the_norm,
+        "only the diagonal of J": lambda F, x: x - F(x) / np.diag(ad.jacfwd(F)(x)),
+        "J times F instead of a solve": lambda F, x: x - ad.jacfwd(F)(x) @ F(x),
+        "the step, not the point": lambda F, x: np.linalg.solve(ad.jacfwd(F)(x), -F(x)),
     },
 }
 
@@ -176,20 +191,101 @@ def test_building_the_hessian_is_caught_by_counting_runs():
     assert "runs_of_f = 2" in result.got and "runs_of_f = 1" in result.expected
 
 
-def test_newton_from_the_classic_rosenbrock_start():
-    exercise = catalog.CATALOG["09.newton_step"]
-    want = exercise.checker.expected(exercise.checker.fixed[0])["x_new"]
-    np.testing.assert_allclose(want, [-1.1752809, 1.3806742], rtol=1e-6)
+def test_newton_root_from_the_circle_and_the_hyperbola():
+    exercise = catalog.CATALOG["09.newton_root"]
+    case = exercise.checker.fixed[0]
+    assert nb09.describe_system(case).startswith("F(x) = [x0**2 + x1**2 - 4, x0*x1 - 1]")
+    want = exercise.checker.expected(case)["x_new"]
+    np.testing.assert_allclose(want, [2 - 1 / 15, 0.5 + 1 / 60], rtol=1e-12)  # by hand
+    # repeated, the step converges to the intersection (x0^2 = 2 + sqrt 3, x1 = 1 / x0)
+    F, x = nb09.square_system(case), case["x"]
+    for _ in range(5):
+        x = newton_root_step(F, x)
+    root = np.sqrt(2 + np.sqrt(3))
+    np.testing.assert_allclose(x, [root, 1 / root], rtol=1e-14)
 
 
-def test_newton_cases_have_invertible_hessians():
-    exercise = catalog.CATALOG["09.newton_step"]
+def test_newton_root_cases_are_square_well_conditioned_and_not_symmetric():
+    """So that the step is defined, and the transposed Jacobian is told apart."""
+    exercise = catalog.CATALOG["09.newton_root"]
+    cases = exercise.checker.cases(exercise.rng("grade"), catalog.GRADE_CASES)
+    assert {c["kind"] for c in cases} == {"circle-hyperbola", "arm", "tanh", "cubic"}
+    for case in cases:
+        F, x = nb09.square_system(case), case["x"]
+        J = ad.jacfwd(F)(x)
+        assert J.shape == (len(x), len(x)) and np.linalg.cond(J) < 100
+        assert np.abs(J - J.T).max() > 0.1
+
+
+def test_every_known_mistake_of_newton_root_differs_from_the_answer_in_every_case():
+    exercise = catalog.CATALOG["09.newton_root"]
     for case in exercise.checker.cases(exercise.rng("grade"), catalog.GRADE_CASES):
-        H = ad.hessian(nb09.scalar_function(case))(case["x"])
-        assert np.linalg.cond(H) < 1e5
+        want = exercise.checker.expected(case)["x_new"]
+        wrongs = [m.wrong(case)["x_new"] for m in exercise.mistakes]
+        for mistake, wrong in zip(exercise.mistakes, wrongs):
+            assert not np.allclose(wrong, want, rtol=1e-6, atol=1e-9), mistake.code
+        for i in range(len(wrongs)):
+            for j in range(i):
+                assert not np.allclose(wrongs[i], wrongs[j], rtol=1e-6, atol=1e-9)
 
 
-def test_every_exercise_hands_over_the_scalar_function_as_a_recipe():
+def test_jacfwd_jacrev_and_columns_of_jvps_all_pass():
+    """The learner chooses how to get the Jacobian; ad.hessian alone is off."""
+    for jacobian in (lambda F, x: ad.jacrev(F)(x), jacobian_by_jvps):
+        def step(F, x, jacobian=jacobian):
+            return x - np.linalg.solve(jacobian(F, x), F(x))
+
+        assert check("09.newton_root", step, record=False).passed
+    exercise = catalog.CATALOG["09.newton_root"]
+    assert "ad.hessian" in exercise.off and "numeric.gradient" in exercise.off
+    assert not {"ad.jacfwd", "ad.jacrev", "ad.jvp", "ad.vjp", "ad.grad"} & set(exercise.off)
+
+
+def test_the_worked_minimisation_code_copied_fails():
+    """Section 4's code (the Hessian and the gradient of the function) does not carry over:
+    ad.hessian is off, and the same step through a nested Jacobian is no Newton step."""
+    result = check("09.newton_root", lambda F, x: x - np.linalg.solve(
+        ad.hessian(F)(x), ad.grad(F)(x)), record=False)
+    assert result.status == "failed" and "ad.hessian is off" in result.message
+    result = check("09.newton_root", lambda F, x: x - np.linalg.solve(
+        ad.jacfwd(ad.jacrev(F))(x), ad.grad(F)(x)), record=False)
+    assert result.status != "passed" and "grad needs" in result.message
+
+
+#: what the task of 09.newton_root must leave to the learner: the model, the system, the code
+NEWTON_ROOT_ANSWERS = ["J d = -F", "Jd = -F", "J\\,d", "J^{-1}", "J(x)^{-1}", "F(x) + J",
+                       "F(x + d)", "jacfwd(F)", "jacrev(F)", "solve(J", "x - J",
+                       "first-order model of $F$", "first-order Taylor"]
+
+
+def _released_cells():
+    return release.build()[NOTEBOOK].notebook.cells
+
+
+def test_no_released_cell_above_newton_root_states_its_answer():
+    cells = _released_cells()
+    where = [i for i, c in enumerate(cells) if release.meta(c).get("exercise") == "09.newton_root"]
+    assert len(where) == 1
+    above = cells[:where[0]]
+    text = "\n".join(c.source for c in above)
+    assert [s for s in NEWTON_ROOT_ANSWERS if s in text] == []
+    # the worked example, the minimisation step, is there and run in the notebook's own code
+    assert "Hd = -g" in text and "np.linalg.solve(ad.hessian(rosen)" in text
+    task = above[-1].source
+    assert task.startswith("### Exercise 09.newton_root")
+    assert task.endswith(catalog.CATALOG["09.newton_root"].rules())
+
+
+def test_no_other_cell_runs_the_learners_newton_step():
+    """Released stubs raise: the notebook's own cells (the Rosenbrock run and its plots)
+    must not call the learner's function, under its new name or the old one."""
+    for cell in _released_cells():
+        meta = release.meta(cell)
+        if cell.cell_type == "code" and not (meta.get("exercise") or meta.get("check")):
+            assert "newton_root_step" not in cell.source and "newton_step(" not in cell.source
+
+
+def test_every_exercise_hands_over_its_function_as_a_recipe():
     for exercise in nb09.EXERCISES:
         seen = []
 
@@ -200,7 +296,8 @@ def test_every_exercise_hands_over_the_scalar_function_as_a_recipe():
         case = exercise.checker.cases(exercise.rng("check"), 1)[0]
         exercise.checker.call(solution, case, exercise.name)
         f = seen[0]
-        assert isinstance(f, provided.Provided) and f.builder == "scalar_function"
+        builder = "square_system" if exercise.id == "09.newton_root" else "scalar_function"
+        assert isinstance(f, provided.Provided) and f.builder == builder
         assert f.params[0].keys() == {"kind", "A", "B", "b"}
         assert f.calls >= 1
 
@@ -233,8 +330,9 @@ def hvp_plain_runs_too(f, x, v):
     return hvp(f, x, v)
 
 
-def newton_step_gradient_descent(f, x):
-    return x - ad.grad(f)(x)
+def newton_root_transposed(F, x):
+    J = ad.jacrev(F)(x)
+    return x - np.linalg.solve(J.T, F(x))
 '''
 
 #: (exercise, learner function, status, part of the message)
@@ -245,8 +343,8 @@ REMOTE = [
     ("09.hvp", "hvp_gradient", "failed", "Hv is wrong"),
     ("09.hvp", "hvp_by_the_hessian", "failed", "runs_of_f is wrong"),
     ("09.hvp", "hvp_plain_runs_too", "failed", "runs_of_f is wrong"),
-    ("09.newton_step", "newton_step", "passed", ""),
-    ("09.newton_step", "newton_step_gradient_descent", "failed", "x_new is wrong"),
+    ("09.newton_root", "newton_root_step", "passed", ""),
+    ("09.newton_root", "newton_root_transposed", "failed", "x_new is wrong"),
 ]
 
 

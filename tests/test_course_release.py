@@ -77,7 +77,7 @@ def test_release_check_reports_a_stale_folder(tmp_path, capsys):
     assert cli.main(["release", "--dest", str(tmp_path)]) == 0
     assert cli.main(["release", "--check", "--dest", str(tmp_path)]) == 0
     path = tmp_path / "04_reverse_mode.ipynb"
-    path.write_text(path.read_text().replace("mul_vjp", "mul_vjp2"))
+    path.write_text(path.read_text().replace("div_vjp", "div_vjp2"))
     capsys.readouterr()
     assert cli.main(["release", "--check", "--dest", str(tmp_path)]) == 1
     assert "04_reverse_mode.ipynb is out of date" in capsys.readouterr().out
@@ -115,9 +115,24 @@ def test_validate_catches_a_wrong_solution(tmp_path):
     path = _copy_sources(tmp_path)
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
-        if release.meta(cell).get("exercise") == "04.mul_vjp":
-            cell.source = cell.source.replace("x_bar = g * y", "x_bar = g * x")
+        if release.meta(cell).get("exercise") == "04.div_vjp":
+            cell.source = cell.source.replace("y_bar = -g * x", "y_bar = g * x")
     nbformat.write(nb, path)
     failing = [f for f in validate(path.parent) if not f.ok]
-    assert [f.exercise for f in failing] == ["04.mul_vjp"]
+    assert [f.exercise for f in failing] == ["04.div_vjp"]
     assert "does not pass" in failing[0].message
+
+
+def test_outputs_runs_only_the_named_notebooks(tmp_path, capsys):
+    # an unknown name is refused before anything runs; a named one is the only one run
+    (tmp_path / "01_one.ipynb").write_text(nbformat.writes(nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("# NBVAL_CHECK_OUTPUT\nprint(6 * 7)")])))
+    (tmp_path / "02_two.ipynb").write_text(nbformat.writes(nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("raise SystemExit('must not run')")])))
+    assert cli.main(["outputs", "--sources", str(tmp_path), "03_three"]) == 2
+    assert "no source notebook 03_three" in capsys.readouterr().err
+    assert cli.main(["outputs", "--sources", str(tmp_path), "01_one.ipynb"]) == 0
+    out = capsys.readouterr().out
+    assert "01_one.ipynb" in out and "02_two" not in out
+    stored = nbformat.read(tmp_path / "01_one.ipynb", as_version=4).cells[0].outputs
+    assert stored[0]["text"] == "42\n"

@@ -30,11 +30,11 @@ def test_attempts_are_plain_rows(private_store):
     store = ProgressStore()
     store.record("03.sin_tangent", False, 0)
     store.record("03.sin_tangent", True, 2)
-    store.record("04.mul_vjp", False, 0)
+    store.record("04.div_vjp", False, 0)
     summary = store.summary()
     assert summary["03.sin_tangent"].best == 2 and summary["03.sin_tangent"].passed
-    assert summary["03.sin_tangent"].attempts == 2 and not summary["04.mul_vjp"].passed
-    attempt = store.attempts("04.mul_vjp")[0]
+    assert summary["03.sin_tangent"].attempts == 2 and not summary["04.div_vjp"].passed
+    attempt = store.attempts("04.div_vjp")[0]
     assert attempt.version == "0.1.0" and attempt.time.endswith("+00:00")
     con = sqlite3.connect(private_store)
     columns = [(r[1], r[2]) for r in con.execute("PRAGMA table_info(attempts)")]
@@ -82,8 +82,8 @@ def test_an_unreadable_file_is_moved_aside_and_a_fresh_store_started(private_sto
         else:  # a valid header, garbage where the tables are: found only when read
             private_store.write_bytes(data[:100] + b"\xa5" * (len(data) - 100))
     store = ProgressStore()
-    store.record("04.mul_vjp", True, 2)  # does not raise
-    assert [a.exercise for a in store.attempts()] == ["04.mul_vjp"]
+    store.record("04.div_vjp", True, 2)  # does not raise
+    assert [a.exercise for a in store.attempts()] == ["04.div_vjp"]
     assert len(store.warnings) == 1
     assert "could not be read" in store.warnings[0] and "moved to" in store.warnings[0]
     aside = [p for p in private_store.parent.iterdir() if ".corrupt-" in p.name]
@@ -189,13 +189,13 @@ def test_a_path_that_cannot_exist_raises_a_clear_store_error(tmp_path, monkeypat
 
 def test_course_status_and_reset(capsys):
     ProgressStore().record("03.sin_tangent", True, 2)
-    ProgressStore().record("04.mul_vjp", False, 0)
+    ProgressStore().record("04.div_vjp", False, 0)
     assert cli.main(["status"]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0] == f"Course progress: 2/{TOTAL} points"
-    assert "[x] 03.sin_tangent" in out and "[~] 04.mul_vjp" in out
-    assert cli.main(["reset", "04.mul_vjp"]) == 0
-    assert "cleared 1 attempt of 04.mul_vjp" in capsys.readouterr().out
+    assert "[x] 03.sin_tangent" in out and "[~] 04.div_vjp" in out
+    assert cli.main(["reset", "04.div_vjp"]) == 0
+    assert "cleared 1 attempt of 04.div_vjp" in capsys.readouterr().out
     assert cli.main(["reset", "04.nope"]) == 2
     assert "no exercise '04.nope'" in capsys.readouterr().err
     assert cli.main(["reset"]) == 0

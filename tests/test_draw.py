@@ -113,15 +113,17 @@ def test_stored_marks_match_trace_saved_exactly():
             assert "filled" in line and COLORS["stored_fill"] in line
         else:
             assert "not stored" in line and "<B>stored</B>" not in line
-            assert "dashed" in line and "filled" not in line
-    assert "cluster_legend" in src and "stored" in src.split("cluster_legend")[1]
+            assert "dashed" in line and COLORS["stored_fill"] not in line
+            assert COLORS["node_fill"] in line  # a light card, like every node
+    legend = draw(t).graph_attr["label"]  # below the graph, with the caption
+    assert "value kept for the reverse sweep" in legend and "not stored" in legend
     assert draw(t).saved == ("v-3", "v-2", "v3")
 
 
 def test_show_saved_false_drops_the_marks(t):
-    src = draw(t, show_saved=False).source
-    assert "stored" not in src and "dashed" not in src
-    assert "cluster_legend" not in src
+    g = draw(t, show_saved=False)
+    assert "stored" not in g.source and "dashed" not in g.source
+    assert "z_sin(x1=2, x2=3): values" in g.graph_attr["label"]  # the caption stays
 
 
 def test_highlight_outlines_exactly_one_node(t):
@@ -234,6 +236,27 @@ def test_ipython_display_picks_the_svg(t):
 
     data, _ = DisplayFormatter().format(draw(t))
     assert data["image/svg+xml"].startswith("<svg")
+    # JupyterLab prefers the HTML: the same SVG inline, where CSS can size and colour it
+    assert 'class="adlab-graph-svg"' in data["text/html"] and "<svg" in data["text/html"]
+
+
+def test_html_fits_the_column_and_follows_the_theme(t):
+    g = draw(t, mode="tangent", partials=True)
+    page = g.to_html()
+    width = float(re.search(r'<svg width="([\d.]+)pt"', g.svg()).group(1))
+    # scaled down to the column's width (height follows), but never below 60 %
+    style = re.search(r'<svg style="([^"]*)"', page).group(1)
+    assert "max-width:100%" in style and "height:auto" in style
+    assert f"min-width:{width * 0.6:.0f}pt" in style
+    # the text and lines drawn on the page take JupyterLab's theme colours; the bare
+    # SVG (an <img>, a file) falls back to dark ink on white
+    assert "--adlab-graph-ink:var(--jp-content-font-color1" in page
+    assert "--adlab-graph-bg:transparent" in page
+    assert "var(--adlab-graph-ink,#222222)" in g.svg()
+    assert "var(--adlab-graph-bg,#ffffff)" in g.svg()
+    # and every node is filled, so its dark text reads on a dark page as well
+    for node in t.nodes:
+        assert "filled" in node_line(g.source, node.name)
 
 
 def _assert_fallback(g: Graph, bundle: dict) -> None:

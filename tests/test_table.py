@@ -104,3 +104,20 @@ def test_a_variable_used_twice_gets_two_rows():
     rows = [r for r in t.table().adjoint if r.lhs == "v0_bar"]
     assert [r.formula for r in rows] == ["v1_bar * v0", "v1_bar * v0"]
     assert sum(r.value for r in rows) == 6.0
+
+
+def test_adjoint_rows_show_the_increment_and_the_running_total():
+    # z = x1 x2 + sin x1 at (2, 3): x1's adjoint gets -0.416147 through the sine, then 3
+    # through the product; its last row must show the final 2.583853 (issue 14)
+    t = ad.trace(lambda x1, x2: x1 * x2 + ad.sin(x1), 2.0, 3.0)
+    rows = t.table(tangent=False).adjoint
+    x1 = [r for r in rows if r.lhs == "v-1_bar"]
+    assert [round(r.value, 6) for r in x1] == [round(np.cos(2.0), 6), 3.0]
+    assert [round(r.total, 6) for r in x1] == [round(np.cos(2.0), 6), round(3 + np.cos(2.0), 6)]
+    final = t.reverse()
+    for name in ("v-1", "v0", "v1", "v2"):
+        last = [r for r in rows if r.lhs == f"{name}_bar"][-1]
+        assert np.isclose(last.total, final[name])
+    assert "v-1_bar = 2.58385" in str(t.table(tangent=False))
+    html = t.table()._repr_html_()
+    assert "adjoint so far" in html and "v-1_bar = 2.58385" in html

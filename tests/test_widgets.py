@@ -421,3 +421,27 @@ def test_training_monitor_draws_rarely_and_close_shows_the_end():
     assert one(mon.widget, "adlab-progress").value == 2000
     assert "step 2000 ·" in one(mon.widget, "adlab-training-status").value
     assert mon.n_draws == 2
+
+
+def test_reverse_stepper_says_which_rule_reads_a_stored_value_and_why_others_are_not():
+    # the curriculum's (x1 x2 - (x3 + x4))^2: c and the product's inputs are stored, the
+    # sum and its inputs are not (issue 14: step through it and see why)
+    def gap(x1, x2, x3, x4):
+        return (x1 * x2 - (x3 + x4)) ** 2
+
+    s = ReverseStepper(gap, 1.5, -2.0, 0.5, 3.0)
+    assert s.trace.readers() == {"v-3": ["v1"], "v-2": ["v1"], "v3": ["v4"]}
+    assert s.trace.saved() == ["v-3", "v-2", "v3"]
+    text = {}
+    for _ in range(8):  # the forward sweep, one node a step
+        s.step()
+        text[s.current] = re.sub("<[^>]+>", "", s.status_text())
+    assert "Stored: the reverse rule of v4 = pow(v3, 2)" in text["v3"]
+    assert "Stored: the reverse rule of v1 = mul(v-3, v-2)" in text["v-3"]
+    for name in ("v-1", "v0"):  # x3 and x4 feed only the sum
+        assert "Not stored" in text[name] and "add(v-1, v0): its partials are constants" in (
+            text[name])
+    assert "sub(v1, v2): its partials are constants" in text["v2"]
+    exp = ReverseStepper(lambda x: ad.exp(x) * 2.0, 1.0)
+    exp.step()
+    assert "reads its own result instead" in re.sub("<[^>]+>", "", exp.status_text())

@@ -1,4 +1,4 @@
-"""What the widgets share: CSS-class helpers, messages, display."""
+"""What the widgets share: CSS-class helpers, the stylesheet, messages, display."""
 
 from __future__ import annotations
 
@@ -12,6 +12,55 @@ from adlab.draw import COLORS, Graph
 
 class WidgetInputError(AdlabError, ValueError):
     """A value given to a widget does not make sense (the message says why)."""
+
+
+# ---------------------------------------------------------------------------------
+# The stylesheet
+# ---------------------------------------------------------------------------------
+
+# Every widget must fit a notebook column (no sideways overflow) and read in
+# JupyterLab's light and dark themes: colours come from JupyterLab's CSS variables
+# (with light-theme fallbacks elsewhere), never hard-coded black or white; rows of
+# controls wrap; tables have gaps between columns and right-aligned numbers. The
+# sheet rides along with the help text (_help), which every widget shows first (a
+# widget without one puts STYLESHEET in another HTML child). A <style> applies to the whole
+# page, so every rule is scoped to an adlab-* class. An HTML widget's content box is
+# a flex item, which never shrinks below its content: min-width 0 lets it, so that a
+# wide graph scrolls inside its own box instead of pushing the widget past the column.
+STYLESHEET = """<style>
+.jupyter-widgets.widget-html[class*="adlab-"] > .widget-html-content {
+  line-height: 1.45; padding: 2px 0; min-width: 0;
+}
+.adlab-help-text { color: var(--jp-content-font-color2, #555555); font-size: 90%;
+  max-width: 60em; }
+.adlab-flow { flex-wrap: wrap; gap: 2px 12px; max-width: 100%; }
+.adlab-scroll-x { max-width: 100%; overflow-x: auto; }
+table.adlab-table { border-collapse: collapse; color: inherit; margin: 4px 0; }
+table.adlab-table th, table.adlab-table td { padding: 3px 10px 3px 0; text-align: left;
+  vertical-align: baseline; white-space: nowrap; }
+table.adlab-table th { font-weight: bold; }
+table.adlab-table tr:first-child th {
+  border-bottom: 1px solid var(--jp-border-color1, #bdbdbd); }
+table.adlab-table .adlab-num { text-align: right; font-variant-numeric: tabular-nums; }
+table.adlab-table td.adlab-wrap { white-space: normal; }
+.adlab-tangent-text { color: #1c64b4; }
+.adlab-adjoint-text { color: #c0392b; }
+[data-jp-theme-light="false"] .adlab-tangent-text { color: #64b5f6; }
+[data-jp-theme-light="false"] .adlab-adjoint-text { color: #f28b82; }
+</style>"""
+
+# Text colours for messages, by meaning (JupyterLab's variables, light fallbacks).
+TEXT_COLORS = {
+    "error": f"var(--jp-error-color1, {COLORS['adjoint']})",
+    "info": "var(--jp-content-font-color2, #555555)",
+    "ok": f"var(--jp-success-color1, {COLORS['input_border']})",
+}
+
+
+def _row(children: list[W.Widget], *classes: str) -> W.HBox:
+    """A row of controls that wraps onto the next line when the column is narrow."""
+    return _with_class(W.HBox(children, layout=W.Layout(flex_flow="row wrap")),
+                       "adlab-flow", *classes)
 
 
 # ---------------------------------------------------------------------------------
@@ -40,19 +89,20 @@ def _graph_html(graph: Graph) -> str:
     try:
         return graph.to_html()
     except Exception as e:  # dot crashed on this graph: still show something useful
-        return (f'<p style="color:{COLORS["adjoint"]}">Graphviz could not draw this graph '
+        return (f'<p style="color:{TEXT_COLORS["error"]}">Graphviz could not draw this graph '
                 f"({html.escape(type(e).__name__)}: {html.escape(str(e)[:300])}).</p>"
                 + graph.fallback_html())
 
 
 def _message(text: str, kind: str = "error") -> str:
-    color = COLORS["adjoint"] if kind == "error" else COLORS["muted"]
+    color = TEXT_COLORS["error"] if kind == "error" else TEXT_COLORS["info"]
     return f'<span style="color:{color}">{html.escape(text)}</span>' if text else ""
 
 
 def _help(text: str) -> W.HTML:
-    return _with_class(W.HTML(f'<div style="color:#444; font-size:90%; max-width:60em">'
-                              f"{text}</div>"), "adlab-help")
+    """The widget's help text (HTML), with the shared stylesheet."""
+    return _with_class(W.HTML(f'{STYLESHEET}<div class="adlab-help-text">{text}</div>'),
+                       "adlab-help")
 
 
 class _Displayable:

@@ -2,101 +2,28 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import ipywidgets as W
 import numpy as np
 
 from adlab import fmt, ops
-from adlab.core import SWEEPS, raw
+from adlab.core import raw
+from adlab.counting import WorkCount, count_work  # noqa: F401 - re-exported
 from adlab.draw import COLORS
 from adlab.trace import trace
 from adlab.transforms import jacfwd, jacrev
 from adlab.widgets._common import (
+    TEXT_COLORS,
     WidgetInputError,
     _Displayable,
     _help,
     _message,
+    _row,
     _with_class,
 )
-
-# ---------------------------------------------------------------------------------
-# Counting work: CostExplorer's instrument
-# ---------------------------------------------------------------------------------
-
-class WorkCount:
-    """What :func:`count_work` counted (live inside the block, fixed after it)."""
-
-    _KINDS = ("forward_sweeps", "recordings", "reverse_sweeps")
-
-    def __init__(self):
-        self.primitive_calls = 0   # primitive evaluations on numbers (impl calls)
-        self._sweeps = SWEEPS
-        self._start = dict(SWEEPS)
-        self._final: dict | None = None
-
-    def _count(self, kind: str) -> int:
-        if self._final is not None:
-            return self._final[kind]
-        return self._sweeps[kind] - self._start[kind]
-
-    forward_sweeps = property(lambda self: self._count("forward_sweeps"),
-                              doc="JVPs (forward sweeps)")
-    recordings = property(lambda self: self._count("recordings"),
-                          doc="recorded forward runs (for VJPs)")
-    reverse_sweeps = property(lambda self: self._count("reverse_sweeps"),
-                              doc="reverse sweeps (VJPs)")
-
-    def _freeze(self) -> None:
-        self._final = {kind: self._count(kind) for kind in self._KINDS}
-
-    def __repr__(self) -> str:
-        return (f"WorkCount(primitive_calls={self.primitive_calls}, forward_sweeps="
-                f"{self.forward_sweeps}, recordings={self.recordings}, "
-                f"reverse_sweeps={self.reverse_sweeps})")
-
-
-@contextlib.contextmanager
-def count_work() -> Iterator[WorkCount]:
-    """Count primitive evaluations and sweeps while the ``with`` block runs.
-
-    It wraps every registered primitive's ``impl`` (each evaluation of an elementary
-    operation on numbers, whether in a plain run, a JVP rule or a VJP rule) and restores
-    them on exit, so outside the block nothing is wrapped. Sweeps are counted by the
-    engine itself (:data:`adlab.core.SWEEPS`: every JVP, recorded run and reverse sweep,
-    however it was started); the block reports the difference.
-
-    >>> with count_work() as work:                              # doctest: +SKIP
-    ...     ad.jacfwd(f)(x)
-    >>> work.forward_sweeps                                     # doctest: +SKIP
-    3
-    """
-    counts = WorkCount()
-    restore: list[tuple[Any, Any]] = []
-
-    def wrap(prim) -> None:
-        original = prim.impl
-
-        def counted(*args, **kwargs):
-            counts.primitive_calls += 1
-            return original(*args, **kwargs)
-
-        restore.append((prim, original))
-        prim.impl = counted
-
-    try:
-        for prim in ops.REGISTRY.values():
-            wrap(prim)
-        yield counts
-    finally:
-        for prim, original in reversed(restore):
-            prim.impl = original
-        counts._freeze()
-
 
 # ---------------------------------------------------------------------------------
 # CostExplorer
@@ -226,15 +153,16 @@ class CostExplorer(_Displayable):
     # -- widgets -----------------------------------------------------------------------
 
     def _build(self) -> None:
+        # "initial": each label as wide as its text, never cut to "m outp..."
         self.n_slider = _with_class(W.IntSlider(value=self._n, min=1, max=self.max_size,
                                                 description="n inputs",
                                                 continuous_update=False,
-                                                style={"description_width": "5em"}),
+                                                style={"description_width": "initial"}),
                                     "adlab-n")
         self.m_slider = _with_class(W.IntSlider(value=self._m, min=1, max=self.max_size,
                                                 description="m outputs",
                                                 continuous_update=False,
-                                                style={"description_width": "5em"}),
+                                                style={"description_width": "initial"}),
                                     "adlab-m")
         self.n_slider.observe(lambda c: self._on_slider("n", c), names="value")
         self.m_slider.observe(lambda c: self._on_slider("m", c), names="value")
@@ -250,7 +178,7 @@ class CostExplorer(_Displayable):
             "elementary operation the engine evaluated is counted."
         )
         self.widget = _with_class(W.VBox([
-            _help(helptext), W.HBox([self.n_slider, self.m_slider]), self.message,
+            _help(helptext), _row([self.n_slider, self.m_slider]), self.message,
             self.cost_html, self.agree_html,
         ]), "adlab-cost-explorer")
 
@@ -274,13 +202,16 @@ class CostExplorer(_Displayable):
 
         def row(mode: str, color: str, sweeps: str) -> str:
             d = r[mode]
-            width = max(2, round(240 * d["ops"] / top))
-            bar = (f'<div style="background:{color}; width:{width}px; height:12px; '
-                   f'display:inline-block"></div>')
+            # the bar's length is a share of its column, which takes the table's spare
+            # width: the table fits a narrow column and still compares the two modes
+            share = max(1.0, 100 * d["ops"] / top)
+            bar = (f'<div style="background:{color}; width:{share:.1f}%; height:12px" '
+                   f'title="{d["ops"]} operations"></div>')
             win = " ✓" if r["winner"] == mode else ""
             return (f"<tr><td><b>{mode}</b>{win}</td><td>{sweeps}</td>"
-                    f"<td>{d['ops']}</td><td>{bar}</td>"
-                    f"<td>{fmt.number(d['time'] * 1e3, 3)} ms</td></tr>")
+                    f'<td class="adlab-num">{d["ops"]}</td>'
+                    f'<td style="width:100%; min-width:4em">{bar}</td>'
+                    f'<td class="adlab-num">{fmt.number(d["time"] * 1e3, 3)} ms</td></tr>')
 
         fw, rv = r["forward"], r["reverse"]
         rows = (row("forward", COLORS["tangent"], f"{fw['passes']} JVPs")
@@ -298,11 +229,13 @@ class CostExplorer(_Displayable):
         self.cost_html.value = (
             f"<p>f: ℝ<sup>{r['n']}</sup> → ℝ<sup>{r['m']}</sup> = two dense tanh layers; one "
             f"run of f is {r['f_ops']} elementary operations (its trace).</p>"
-            '<table style="border-collapse:collapse"><tr><th>mode</th><th>passes</th>'
-            "<th>operations</th><th></th><th>time (best of "
-            f"{max(1, self.repeats)})</th></tr>{rows}</table><p>{verdict}</p>")
+            '<div class="adlab-scroll-x"><table class="adlab-table" '
+            'style="width:100%; max-width:46em"><tr><th>mode</th><th>passes</th>'
+            '<th class="adlab-num">operations</th><th></th><th class="adlab-num">time '
+            f"(best of {max(1, self.repeats)})</th></tr>{rows}</table></div>"
+            f"<p>{verdict}</p>")
         ok = r["agree"]
         self.agree_html.value = (
-            f'<p style="color:{COLORS["input_border"] if ok else COLORS["adjoint"]}">'
+            f'<p style="color:{TEXT_COLORS["ok"] if ok else TEXT_COLORS["error"]}">'
             f"jacfwd and jacrev {'agree' if ok else 'DISAGREE'}: both Jacobians have shape "
             f"{r['shape']}, largest difference {fmt.number(r['max_abs_diff'], 3)}.</p>")

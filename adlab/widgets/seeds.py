@@ -20,6 +20,7 @@ from adlab.widgets._common import (
     _graph_html,
     _help,
     _message,
+    _row,
     _with_class,
 )
 
@@ -199,7 +200,7 @@ class SeedExplorer(_Displayable):
         )
         self.widget = _with_class(W.VBox([
             _help(helptext),
-            W.HBox(self.boxes + self.presets),
+            _row(self.boxes + self.presets),  # wraps in a narrow column
             self.derivative_html,
             self.message,
             self.graph_html,

@@ -18,6 +18,7 @@ from adlab.widgets._common import (
     _graph_html,
     _help,
     _message,
+    _row,
     _with_class,
 )
 
@@ -74,6 +75,7 @@ class ReverseStepper(_Displayable):
         self.saved_count = len(saved)
         self.saved_bytes = self.trace.saved_bytes()
         self.not_stored = [name for name in self.names if name not in set(saved)]
+        self._readers = self.trace.readers()
         self.graph: Graph | None = None
         self._syncing = False
         self._build(interval)
@@ -166,12 +168,15 @@ class ReverseStepper(_Displayable):
     # -- widgets -----------------------------------------------------------------------
 
     def _build(self, interval: int) -> None:
+        narrow = W.Layout(width="auto")  # as wide as the label, not a fixed 148 px
         self.prev_button = _with_class(W.Button(description="Prev", icon="step-backward",
-                                                tooltip="one step back"), "adlab-prev")
+                                                tooltip="one step back", layout=narrow),
+                                       "adlab-prev")
         self.next_button = _with_class(W.Button(description="Next", icon="step-forward",
-                                                tooltip="one step on"), "adlab-next")
-        self.reset_button = _with_class(W.Button(description="Reset", tooltip="start again"),
-                                        "adlab-reset")
+                                                tooltip="one step on", layout=narrow),
+                                       "adlab-next")
+        self.reset_button = _with_class(W.Button(description="Reset", tooltip="start again",
+                                                 layout=narrow), "adlab-reset")
         self.play = _with_class(W.Play(value=0, min=0, max=self.n_steps, step=1,
                                        interval=interval, description="Play",
                                        tooltip="play the sweeps"), "adlab-play")
@@ -198,12 +203,12 @@ class ReverseStepper(_Displayable):
         )
         self.widget = _with_class(W.VBox([
             _help(helptext),
-            W.HBox([self.reset_button, self.prev_button, self.next_button, self.play,
-                    self.slider]),
+            _row([self.reset_button, self.prev_button, self.next_button, self.play,
+                  self.slider]),
             self.status,
             self.message,
             self.graph_html,
-            W.HBox([self.adjoints_html, self.saved_html]),
+            _row([self.adjoints_html, self.saved_html]),
         ]), "adlab-reverse-stepper")
 
     def _safely(self, action: Callable) -> None:
@@ -250,6 +255,25 @@ class ReverseStepper(_Displayable):
     def _describe(self, name: str) -> str:
         return f"{name} = {node_expression(self.trace[name])}"
 
+    def _why_stored(self, name: str) -> str:
+        """Why the forward sweep keeps ``name``'s value, or why it does not."""
+        readers = self._readers.get(name)
+        if readers:
+            ops = ", ".join(f"{r} = {node_expression(self.trace[r])}" for r in readers)
+            return f"Stored: the reverse rule of {ops} will read this value."
+        users = [node for node in self.trace.nodes if name in node.inputs]
+        if not users:
+            return "Not stored: no operation uses it (it is the output)."
+        reasons = []
+        for user in users:
+            prim = user.var._prim
+            reads = {r for i in range(len(user.args)) for r in prim.reads_of(i)}
+            why = ("its partials are constants, it reads no value" if not reads else
+                   "it reads its own result instead" if reads == {"ans"} else
+                   f"it reads {', '.join(sorted(reads))} only")
+            reasons.append(f"{user.name} = {node_expression(user)}: {why}")
+        return "Not stored: no reverse rule reads it (" + "; ".join(reasons) + ")."
+
     def status_text(self) -> str:
         """Phase, "step k of n" and what happens at the current node (HTML)."""
         p, n, phase, cur = self._position, self.n_steps, self.phase, self.current
@@ -260,10 +284,7 @@ class ReverseStepper(_Displayable):
             node = self.trace[cur]
             what = (f"current node <b>{html.escape(cur)}</b>: "
                     f"{html.escape(self._describe(cur))} = {html.escape(fmt.compact(node.value))}.")
-            if cur in dict(self.saved):
-                what += " Stored: a local partial of the reverse sweep will read it."
-            else:
-                what += " Not stored: no local partial reads it."
+            what += " " + self._why_stored(cur)
         elif phase == "reverse":
             total = self.adjoint_sums.get(cur)
             what = (f"current node <b>{html.escape(cur)}</b>: "
@@ -308,12 +329,14 @@ class ReverseStepper(_Displayable):
                      if name == self.current else "")
             label = self.trace[name].label
             shown = html.escape(name) + (f" ({html.escape(label)})" if label else "")
-            rows.append(f"<tr{style}><td><b>{shown}</b></td><td>{parts}</td>"
-                        f'<td style="color:{COLORS["adjoint"]}"><b>{total}</b></td>'
+            rows.append(f"<tr{style}><td><b>{shown}</b></td>"
+                        f'<td class="adlab-wrap">{parts}</td>'
+                        f'<td class="adlab-num adlab-adjoint-text"><b>{total}</b></td>'
                         f"<td><small>{state}</small></td></tr>")
-        return ('<table style="border-collapse:collapse; font-size:90%">'
-                "<tr><th>node</th><th>contributions so far</th><th>adjoint (sum)</th>"
-                "<th></th></tr>" + "".join(rows) + "</table>")
+        return ('<div class="adlab-scroll-x"><table class="adlab-table" style="font-size:90%">'
+                "<tr><th>node</th><th>contributions so far</th>"
+                '<th class="adlab-num">adjoint (sum)</th>'
+                "<th></th></tr>" + "".join(rows) + "</table></div>")
 
     def saved_text(self) -> str:
         """What reverse mode stores, and what it does not (HTML)."""
@@ -323,7 +346,7 @@ class ReverseStepper(_Displayable):
             + ("" if name in computed else " <small>(not computed yet)</small>") + "</li>"
             for name, nbytes in self.saved)
         not_stored = ", ".join(html.escape(n) + self._label(n) for n in self.not_stored) or "—"
-        return (f'<div style="margin-left:2em; font-size:90%">'
+        return (f'<div style="font-size:90%; max-width:36em">'
                 f"<b>Stored for the reverse sweep</b> ({self.saved_count} values, "
                 f"{self.saved_bytes} bytes):<ul>{items or '<li>nothing</li>'}</ul>"
                 f"<b>Not stored</b> (no local partial reads them): {not_stored}</div>")

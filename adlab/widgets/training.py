@@ -14,8 +14,11 @@ from adlab import fmt
 from adlab.core import raw
 from adlab.draw import COLORS
 from adlab.widgets._common import (
+    STYLESHEET,
+    TEXT_COLORS,
     WidgetInputError,
     _Displayable,
+    _row,
     _with_class,
 )
 
@@ -62,10 +65,13 @@ class TrainingMonitor(_Displayable):
                                                   bar_style="info"), "adlab-progress")
         self.status = _with_class(W.HTML("waiting for the first step"),
                                   "adlab-training-status")
-        self.plot = _with_class(W.Image(format="png", layout=W.Layout(max_width="640px")),
-                                "adlab-plot")
+        # the PNG at its own size (not stretched to the column), shrunk in a narrower one
+        self.plot = _with_class(W.Image(format="png", layout=W.Layout(
+            max_width="100%", height="auto", margin="2px 0", align_self="flex-start")),
+            "adlab-plot")
         self.widget = _with_class(W.VBox([
-            W.HTML(f"<b>{html.escape(title)}</b>"), W.HBox([self.progress, self.status]),
+            W.HTML(f"{STYLESHEET}<b>{html.escape(title)}</b>"),
+            _row([self.progress, self.status]),
             self.plot,
         ]), "adlab-training-monitor")
 
@@ -122,7 +128,7 @@ class TrainingMonitor(_Displayable):
             text += f" · accuracy {fmt.percent(h['accuracy'])}" if h["accuracy"] <= 1 else \
                 f" · accuracy {fmt.number(h['accuracy'])}"
         if not math.isfinite(h["loss"]):
-            text += (f' <span style="color:{COLORS["adjoint"]}">the loss is '
+            text += (f' <span style="color:{TEXT_COLORS["error"]}">the loss is '
                      f"{fmt.number(h['loss'])}: training diverged; try a smaller learning "
                      "rate</span>")
         return text

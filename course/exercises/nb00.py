@@ -10,6 +10,7 @@ import numpy as np
 import adlab as ad
 from course.checkers import SHAPES, Checker, WrongOutput, number, unpack
 from course.exercise import Exercise, Mistake
+from course.provided import CHAIN_STEPS, Provided
 from course.result import fmt, safe_repr
 
 
@@ -39,46 +40,84 @@ class ChainDerivative(Checker):
         return {"dy_dx": elementwise_derivative(chain, case["x"])}
 
 
-def scaling_chain(local: list) -> Any:
-    """w_i = d_i * w_{i-1}: the simplest chain whose local derivatives are ``local``."""
-    def f(x):
-        w = x
-        for d in local:
-            w = w * d
+#: adlab's versions of the steps of course.provided.CHAIN_STEPS (for the expected values)
+AD_STEPS: dict[str, Any] = {"square": lambda w: w ** 2, "cube": lambda w: w ** 3,
+                            "sin": ad.sin, "cos": ad.cos, "exp": ad.exp, "arctan": ad.arctan}
+#: each step and its derivative as text, ``{}`` standing for the step's input
+STEP_TEXT: dict[str, tuple[str, str]] = {
+    "square": ("{}**2", "2*{}"), "cube": ("{}**3", "3*{}**2"), "sin": ("sin({})", "cos({})"),
+    "cos": ("cos({})", "-sin({})"), "exp": ("exp({})", "exp({})"),
+    "arctan": ("arctan({})", "1/(1 + {}**2)"),
+}
+
+
+def composition(names: list) -> Any:
+    """w -> the chain of the named steps applied in order (the identity for no step)."""
+    def f(w):
+        for name in names:
+            w = AD_STEPS[name](w)
         return w
     return f
 
 
-class ChainProduct(Checker):
-    r"""``accumulate(local) -> (tangents, adjoints)`` along a chain of scalar steps.
+def chain_values(names: list, x: float) -> list:
+    """[w_0, ..., w_k]: the chain's values from w_0 = x, with the given steps."""
+    ws = [float(x)]
+    for name in names:
+        ws.append(float(CHAIN_STEPS[name][0](ws[-1])))
+    return ws
 
-    ``local[i-1]`` is :math:`dw_i/dw_{i-1}`; ``tangents[i]`` is :math:`dw_i/dw_0` (forward
+
+class ChainProduct(Checker):
+    r"""``accumulate(steps, x) -> (tangents, adjoints)`` along a chain of scalar steps.
+
+    ``steps`` is ``[(f_1, df_1), ..., (f_k, df_k)]`` (``Provided`` functions of
+    ``course.provided.CHAIN_STEPS``, a case names them), ``w_0 = x`` and
+    :math:`w_i = f_i(w_{i-1})`. ``tangents[i]`` is :math:`dw_i/dw_0` (forward
     accumulation, seed ``tangents[0] = 1``) and ``adjoints[i]`` is :math:`dw_k/dw_i`
-    (reverse accumulation, seed ``adjoints[k] = 1``).
+    (reverse accumulation, seed ``adjoints[k] = 1``); both multiply the local derivatives
+    :math:`d_i = f_i'(w_{i-1})`, each at its own step's input.
     """
 
     fixed = (
-        # y = exp(sin(x^2)) at x = 1.5, the chain of the notebook: h' = 2x, g' = cos, f' = exp
-        {"local": [3.0, float(np.cos(2.25)), float(np.exp(np.sin(2.25)))]},
-        {"local": [2.0, -0.5, 4.0, 0.25]},
+        # y = exp(sin(x^2)) at x = 1.5: the chain of sections 1 and 2
+        {"steps": ["square", "sin", "exp"], "x": 1.5},
+        {"steps": ["cos", "cube", "arctan", "exp"], "x": 0.8},
     )
+    MAX_VALUE, MAX_DERIVATIVE = 20.0, 50.0  # chains that stay readable
 
     def random_case(self, rng, k):
-        return {"local": [number(rng, -2, 2) for _ in range(1 + k % 6)]}
+        names = list(CHAIN_STEPS)
+        for _ in range(100):
+            steps = [names[i] for i in rng.integers(0, len(names), size=1 + (k + 1) % 6)]
+            x = number(rng, -2, 2)
+            ws = chain_values(steps, x)
+            ds = [CHAIN_STEPS[n][1](w) for n, w in zip(steps, ws)]
+            if (max(map(abs, ws)) <= self.MAX_VALUE
+                    and max(map(abs, ds)) <= self.MAX_DERIVATIVE):
+                return {"steps": steps, "x": x}
+        return {"steps": ["sin", "square"], "x": x}  # pragma: no cover - never needed
 
     def call(self, fn, case, fname):
-        out = unpack(fn(list(case["local"])), ("tangents", "adjoints"), fname)
+        steps = [(Provided("chain_step", name, "f"), Provided("chain_step", name, "df"))
+                 for name in case["steps"]]
+        out = unpack(fn(steps, float(case["x"])), ("tangents", "adjoints"), fname)
         return {name: _as_list(value, name) for name, value in out.items()}
 
     def expected(self, case):
-        t = ad.trace(scaling_chain(case["local"]), 1.0)
-        tangents, adjoints = t.forward(1.0), t.reverse(1.0)
-        names = [node.name for node in t.nodes]  # v0 = w0, v1 = w1, ...
-        return {"tangents": np.array([tangents[n] for n in names], float),
-                "adjoints": np.array([adjoints[n] for n in names], float)}
+        names, k = case["steps"], len(case["steps"])
+        ws = chain_values(names, case["x"])
+        tangents = [1.0] + [float(ad.grad(composition(names[:i]))(ws[0]))
+                            for i in range(1, k + 1)]
+        adjoints = [float(ad.grad(composition(names[i:]))(ws[i])) for i in range(k)] + [1.0]
+        return {"tangents": np.array(tangents, float), "adjoints": np.array(adjoints, float)}
 
     def describe(self, case, fname):
-        return f"{fname}(local={fmt(case['local'])})"
+        names = case["steps"]
+        chain = ", ".join(f"w{i + 1} = {STEP_TEXT[n][0].format(f'w{i}')}"
+                          for i, n in enumerate(names))
+        return (f"{fname}(steps, x={fmt(case['x'])}) for the steps {', '.join(names)}: "
+                f"w0 = x, {chain}")
 
 
 def _as_list(value: Any, what: str, item: str = "number") -> list:
@@ -87,26 +126,33 @@ def _as_list(value: Any, what: str, item: str = "number") -> list:
     return list(value)
 
 
-def sin_product(x1: Any, x2: Any) -> Any:
-    """The worked example z = x1 * x2 + sin(x1)."""
-    return x1 * x2 + ad.sin(x1)
+def three_paths(x1: Any, x2: Any) -> Any:
+    """The function of exercise 00.three_paths: the worked example plus x1 / x2."""
+    return x1 * x2 + ad.sin(x1) + x1 / x2
 
 
-class SinProductPartials(Checker):
-    r"""``sin_product_partials(x1, x2) -> (dz/dx1, dz/dx2)`` for :math:`z = x_1x_2 + \sin x_1`."""
+def _away_from_zero(rng: np.random.Generator, shape: tuple) -> Any:
+    """Random values with two decimals and 0.5 <= |value| <= 3, either sign."""
+    v = number(rng, 0.5, 3, shape) * np.where(rng.random(shape) < 0.5, -1.0, 1.0)
+    return float(v) if shape == () else v
+
+
+class ThreePaths(Checker):
+    r"""``three_path_partials(x1, x2) -> (dz/dx1, dz/dx2)`` for
+    :math:`z = x_1x_2 + \sin x_1 + x_1/x_2`, elementwise."""
 
     fixed = ({"x1": 2.0, "x2": 3.0}, {"x1": -1.0, "x2": 0.5})
 
     def random_case(self, rng, k):
         shape = SHAPES[k % len(SHAPES)]
-        return {"x1": number(rng, -3, 3, shape), "x2": number(rng, -3, 3, shape)}
+        return {"x1": number(rng, -3, 3, shape), "x2": _away_from_zero(rng, shape)}
 
     def call(self, fn, case, fname):
         c = copy.deepcopy(case)
         return unpack(fn(c["x1"], c["x2"]), ("dz_dx1", "dz_dx2"), fname)
 
     def expected(self, case):
-        z, pullback = ad.vjp(sin_product, case["x1"], case["x2"])
+        z, pullback = ad.vjp(three_paths, case["x1"], case["x2"])
         dz_dx1, dz_dx2 = pullback(np.ones_like(z))  # elementwise: seed 1 on every entry
         return {"dz_dx1": np.asarray(dz_dx1, float), "dz_dx2": np.asarray(dz_dx2, float)}
 
@@ -238,12 +284,25 @@ def _products(factors: list) -> list:
     return [1.0, *np.cumprod(np.asarray(factors, float)).tolist()]
 
 
+def _local(c: dict, at: str = "input") -> list:
+    """[d_1, ..., d_k]: each step's derivative taken at its ``input`` w_{i-1} (right),
+    or by mistake at ``x`` = w_0 or at its ``output`` w_i."""
+    ws = chain_values(c["steps"], c["x"])
+    points = {"input": ws[:-1], "x": ws[:1] * len(c["steps"]), "output": ws[1:]}[at]
+    return [float(CHAIN_STEPS[n][1](w)) for n, w in zip(c["steps"], points)]
+
+
+def _both_ways(local: list) -> dict:
+    """Right tangents and adjoints for the local derivatives ``local``."""
+    return {"tangents": _products(local), "adjoints": _products(local[::-1])[::-1]}
+
+
 def _chain_lists(case: dict) -> dict:
     return {name: list(v) for name, v in ChainProduct().expected(case).items()}
 
 
 def _adjoint_explain(c: dict) -> str:
-    local, right = c["local"], _chain_lists(c)["adjoints"]
+    local, right = _local(c), _chain_lists(c)["adjoints"]
     wrong = _products(local)[::-1]
     k = len(local)
     i = next((j for j in range(k + 1) if not np.isclose(wrong[j], right[j])), 0)
@@ -255,67 +314,105 @@ def _adjoint_explain(c: dict) -> str:
             "output's seed with the last local derivative")
 
 
+def _point_explain(c: dict, at: str) -> str:
+    """Feedback for local derivatives taken at x or at the step's output."""
+    names, ws = c["steps"], chain_values(c["steps"], c["x"])
+    right, wrong = _local(c), _local(c, at)
+    i = next((j for j in range(len(names)) if not np.isclose(wrong[j], right[j])), 0)
+    name, derivative = names[i], STEP_TEXT[names[i]][1]
+    where = "x" if at == "x" else f"w{i + 1}"
+    at_value = ws[0] if at == "x" else ws[i + 1]
+    told = "at x" if at == "x" else "at its output"
+    return (f"each local derivative is taken at its own step's input, not {told}: step "
+            f"{i + 1} ({name}) takes w{i} = {fmt(ws[i])}, so d{i + 1} = "
+            f"{derivative.format(f'w{i}')} = {derivative.format(fmt(ws[i]))} = "
+            f"{fmt(right[i])}, not {derivative.format(where)} = "
+            f"{derivative.format(fmt(at_value))} = {fmt(wrong[i])}; with the right local "
+            f"derivatives dy/dx = {fmt(_chain_lists(c)['tangents'][-1])}")
+
+
 CHAIN_PRODUCT_MISTAKES = (
     Mistake("adjoints-not-reversed",
-            lambda c: {"tangents": _products(c["local"]),
-                       "adjoints": _products(c["local"][::-1])},
-            lambda c: f"the adjoints are listed by w_i, so the seed dw{len(c['local'])}/"
-                      f"dw{len(c['local'])} = 1 goes last and adjoints[0] is the whole "
+            lambda c: {"tangents": _products(_local(c)),
+                       "adjoints": _products(_local(c)[::-1])},
+            lambda c: f"the adjoints are listed by w_i, so the seed dw{len(c['steps'])}/"
+                      f"dw{len(c['steps'])} = 1 goes last and adjoints[0] is the whole "
                       f"dy/dx = {fmt(_chain_lists(c)['adjoints'][0])}: adjoints should be "
                       f"{fmt(_chain_lists(c)['adjoints'])}, but yours is in the order you "
-                      f"computed it, {fmt(_products(c['local'][::-1]))}"),
+                      f"computed it, {fmt(_products(_local(c)[::-1]))}"),
     Mistake("seeds-missing",
-            lambda c: {"tangents": _products(c["local"])[1:],
-                       "adjoints": _products(c["local"][::-1])[::-1][:-1]},
-            lambda c: f"with k = {len(c['local'])} local derivatives each list needs k + 1 = "
-                      f"{len(c['local']) + 1} entries, one per w_0 ... w_{len(c['local'])}: "
+            lambda c: {"tangents": _products(_local(c))[1:],
+                       "adjoints": _products(_local(c)[::-1])[::-1][:-1]},
+            lambda c: f"with k = {len(c['steps'])} steps each list needs k + 1 = "
+                      f"{len(c['steps']) + 1} entries, one per w_0 ... w_{len(c['steps'])}: "
                       "tangents starts with its seed dw0/dw0 = 1 and adjoints ends with its "
-                      f"seed dw{len(c['local'])}/dw{len(c['local'])} = 1, and yours have "
-                      f"{len(c['local'])}"),
+                      f"seed dw{len(c['steps'])}/dw{len(c['steps'])} = 1, and yours have "
+                      f"{len(c['steps'])}"),
     Mistake("adjoints-from-input-side",
-            lambda c: {"tangents": _products(c["local"]),
-                       "adjoints": _products(c["local"])[::-1]},
+            lambda c: {"tangents": _products(_local(c)),
+                       "adjoints": _products(_local(c))[::-1]},
             _adjoint_explain),
+    Mistake("derivatives-at-x",
+            lambda c: _both_ways(_local(c, "x")),
+            lambda c: _point_explain(c, "x")),
+    Mistake("derivatives-at-output",
+            lambda c: _both_ways(_local(c, "output")),
+            lambda c: _point_explain(c, "output")),
 )
 
 
-def _sin_product(c: dict) -> dict:
+def _paths(c: dict) -> dict:
+    """The terms of z = x1 * x2 + sin(x1) + x1 / x2 at the case, one per path."""
     x1, x2 = np.asarray(c["x1"], float), np.asarray(c["x2"], float)
-    return {"x1": x1, "x2": x2, "cos": np.cos(x1), "sin": np.sin(x1),
-            "right": SinProductPartials().expected(c)["dz_dx1"]}
+    right = ThreePaths().expected(c)
+    return {"x1": x1, "x2": x2, "cos": np.cos(x1), "div1": 1 / x2, "div2": -x1 / x2 ** 2,
+            "dx1": right["dz_dx1"], "dx2": right["dz_dx2"]}
 
 
-SIN_PRODUCT_MISTAKES = (
-    Mistake("forgotten-path",
-            lambda c: {"dz_dx1": _sin_product(c)["x2"], "dz_dx2": _sin_product(c)["x1"]},
-            lambda c: "a forgotten path: x1 reaches z through the product and through "
-                      "sin(x1), and you kept only the product's term, x2 = "
-                      f"{_line(_sin_product(c)['x2'])}; the sine's path adds cos(x1) = "
-                      f"{_line(_sin_product(c)['cos'])}, so dz/dx1 = "
-                      f"{_line(_sin_product(c)['right'])}"),
-    Mistake("swapped-partials",
-            lambda c: {"dz_dx1": _sin_product(c)["x1"],
-                       "dz_dx2": _sin_product(c)["x2"] + _sin_product(c)["cos"]},
-            lambda c: "the two partials are swapped: the partial of x1 * x2 with respect to "
-                      "x1 is the OTHER factor, so dz/dx1 = x2 + cos(x1) = "
-                      f"{_line(_sin_product(c)['right'])} and dz/dx2 = x1 = "
-                      f"{_line(_sin_product(c)['x1'])}"),
-    Mistake("sine-not-differentiated",
-            lambda c: {"dz_dx1": _sin_product(c)["x2"] + _sin_product(c)["sin"],
-                       "dz_dx2": _sin_product(c)["x1"]},
-            lambda c: "the sine's path contributes the sine's derivative, cos(x1) = "
-                      f"{_line(_sin_product(c)['cos'])}, not its value sin(x1) = "
-                      f"{_line(_sin_product(c)['sin'])}: dz/dx1 = "
-                      f"{_line(_sin_product(c)['right'])}, not "
-                      f"{_line(_sin_product(c)['x2'] + _sin_product(c)['sin'])}"),
-    Mistake("sine-derivative-sign",
-            lambda c: {"dz_dx1": _sin_product(c)["x2"] - _sin_product(c)["cos"],
-                       "dz_dx2": _sin_product(c)["x1"]},
-            lambda c: "the sine's path adds cos(x1) = "
-                      f"{_line(_sin_product(c)['cos'])} with a plus sign (the minus sign "
-                      "belongs to the derivative of cos), so dz/dx1 = x2 + cos(x1) = "
-                      f"{_line(_sin_product(c)['right'])}, not x2 - cos(x1) = "
-                      f"{_line(_sin_product(c)['x2'] - _sin_product(c)['cos'])}"),
+def _right_partials(c: dict) -> str:
+    p = _paths(c)
+    return f"dz/dx1 = {_line(p['dx1'])} and dz/dx2 = {_line(p['dx2'])}"
+
+
+THREE_PATHS_MISTAKES = (
+    Mistake("division-path-forgotten",
+            lambda c: {"dz_dx1": _paths(c)["x2"] + _paths(c)["cos"],
+                       "dz_dx2": _paths(c)["x1"] + 0 * _paths(c)["x2"]},
+            lambda c: "a forgotten path: these are the worked example's partials, x2 + "
+                      f"cos(x1) = {_line(_paths(c)['x2'] + _paths(c)['cos'])} and x1 = "
+                      f"{_line(_paths(c)['x1'])}, but x1 / x2 is one more path from x1 to "
+                      "z and one more from x2; its terms add "
+                      f"{_line(_paths(c)['div1'])} to dz/dx1 and {_line(_paths(c)['div2'])} "
+                      f"to dz/dx2, so {_right_partials(c)}"),
+    Mistake("sine-path-forgotten",
+            lambda c: {"dz_dx1": _paths(c)["x2"] + _paths(c)["div1"],
+                       "dz_dx2": _paths(c)["dx2"]},
+            lambda c: "a forgotten path: x1 also reaches z through sin(x1), whose term "
+                      f"cos(x1) = {_line(_paths(c)['cos'])} is missing from dz/dx1; it "
+                      f"should be {_line(_paths(c)['dx1'])}, not "
+                      f"{_line(_paths(c)['x2'] + _paths(c)['div1'])}"),
+    Mistake("division-sign",
+            lambda c: {"dz_dx1": _paths(c)["dx1"],
+                       "dz_dx2": _paths(c)["x1"] - _paths(c)["div2"]},
+            lambda c: "the division's local partial with respect to x2 is -x1/x2**2 = "
+                      f"{_line(_paths(c)['div2'])} (the derivative of 1/x2 is -1/x2**2), "
+                      f"not +x1/x2**2 = {_line(-_paths(c)['div2'])}: dz/dx2 = "
+                      f"{_line(_paths(c)['dx2'])}, not "
+                      f"{_line(_paths(c)['x1'] - _paths(c)['div2'])}"),
+    Mistake("division-partial-without-x1",
+            lambda c: {"dz_dx1": _paths(c)["dx1"],
+                       "dz_dx2": _paths(c)["x1"] - 1 / _paths(c)["x2"] ** 2},
+            lambda c: "the division's local partial with respect to x2 keeps the numerator "
+                      f"x1 as a factor: -x1/x2**2 = {_line(_paths(c)['div2'])}, not "
+                      f"-1/x2**2 = {_line(-1 / _paths(c)['x2'] ** 2)}, so dz/dx2 = "
+                      f"{_line(_paths(c)['dx2'])}"),
+    Mistake("swapped-product-partials",
+            lambda c: {"dz_dx1": _paths(c)["x1"] + _paths(c)["cos"] + _paths(c)["div1"],
+                       "dz_dx2": _paths(c)["x2"] + _paths(c)["div2"]},
+            lambda c: "the product's partials are swapped: the partial of x1 * x2 with "
+                      f"respect to x1 is the OTHER factor, x2 = {_line(_paths(c)['x2'])}, "
+                      f"and with respect to x2 it is x1 = {_line(_paths(c)['x1'])}; so "
+                      + _right_partials(c)),
 )
 
 
@@ -431,39 +528,45 @@ EXERCISES = (
     Exercise(
         id="00.chain_product", notebook="00_chain_rule", points=2, name="accumulate",
         title="Forward and reverse accumulation along a chain", checker=ChainProduct(),
-        hint="Both lists are running products of the local derivatives, one number per "
-             "w_i. Forward accumulation starts at the input from the seed dw0/dw0 = 1; "
-             "reverse accumulation starts at the output from the seed dwk/dwk = 1.",
+        hint="First walk the chain from x to get every w_i: each local derivative d_i is "
+             "the step's derivative taken at that step's own input w_(i-1), not at x and "
+             "not at the step's output. Then both lists are running products of the d_i, "
+             "one number per w_i: forward from the seed dw0/dw0 = 1 at the input, reverse "
+             "from the seed dwk/dwk = 1 at the output.",
         more_hints=(
-            "Going forward, tangents[i] = tangents[i-1] * d_i. Going backward, "
+            "With w_0 = x: d_i = df_i(w_(i-1)) and w_i = f_i(w_(i-1)), in that order for "
+            "each step. Going forward, tangents[i] = tangents[i-1] * d_i. Going backward, "
             "adjoints[i-1] = adjoints[i] * d_i, so the adjoints are found from the last "
-            "entry towards the first. With k local derivatives each list has k + 1 "
-            "entries, its seed included.",
-            "Outline: a list that starts with the seed 1 and grows by one product per "
-            "local derivative, first to last; a second list that starts with the seed 1 "
-            "and takes the local derivatives last to first; put the second one in the "
-            "order w_0 ... w_k before returning both. Check: adjoints[0] equals "
-            "tangents[-1], the whole dy/dx.",
+            "entry towards the first. With k steps each list has k + 1 entries, its seed "
+            "included.",
+            "Outline: one loop over the (f, df) pairs that keeps the current w, appends "
+            "df(w) to a list of local derivatives and only then moves w on to f(w); a "
+            "list that starts with the seed 1 and grows by one product per local "
+            "derivative, first to last; a second list that starts with the seed 1 and "
+            "takes them last to first, put in the order w_0 ... w_k before returning "
+            "both. Check: adjoints[0] equals tangents[-1], the whole dy/dx.",
         ),
         mistakes=CHAIN_PRODUCT_MISTAKES,
     ),
     Exercise(
-        id="00.partials_sin_product", notebook="00_chain_rule", points=2,
-        name="sin_product_partials", title="Both partials of z = x1 * x2 + sin(x1)",
-        checker=SinProductPartials(),
-        hint="x1 reaches z along two paths, through the product x1 * x2 and through "
-             "sin(x1); x2 reaches it only through the product. The chain rule adds one "
-             "term per path.",
+        id="00.three_paths", notebook="00_chain_rule", points=2,
+        name="three_path_partials", title="Both partials of z = x1 * x2 + sin(x1) + x1 / x2",
+        checker=ThreePaths(),
+        hint="List the paths from each input to z: x1 goes through the product x1 * x2, "
+             "through sin(x1) and through the division x1 / x2; x2 goes through the "
+             "product and the division. The chain rule adds one term per path, each the "
+             "product of the local derivatives along it.",
         more_hints=(
-            "Each path's term is the product of the local derivatives along it: the "
-            "product x1 * x2 has partial x2 with respect to x1 and x1 with respect to x2, "
-            "the sine has derivative cos(x1), and the final sum passes both on with "
-            "factor 1.",
-            "Outline: dz/dx1 is the sum of two terms (the product's path and the sine's "
-            "path, with np.cos so that arrays work); dz/dx2 is the single term of the "
-            "product's path, with the shape of x2; return them in that order.",
+            "The product and the sine have the local partials of section 4. The division "
+            "is the new step: its local partial with respect to its numerator x1 is "
+            "1/x2, and with respect to its denominator x2 it is -x1/x2**2 (the "
+            "derivative of 1/x2 is -1/x2**2, times the factor x1). The final sum passes "
+            "every term on with factor 1.",
+            "Outline: dz/dx1 is a sum of three terms (product, sine, division; np.cos so "
+            "that arrays work) and dz/dx2 a sum of two (product, division); the operators "
+            "* and / work entry by entry on arrays; return them in that order.",
         ),
-        mistakes=SIN_PRODUCT_MISTAKES,
+        mistakes=THREE_PATHS_MISTAKES,
     ),
     Exercise(
         id="00.jacobian_chain", notebook="00_chain_rule", points=3,

@@ -15,23 +15,29 @@ from course.expr import Variable, variables
 from course.result import fmt, safe_repr
 
 
-class MulVjp(Checker):
-    r"""``mul_vjp(g, x, y) -> (x_bar, y_bar)`` with :math:`\bar x = g\,y,\ \bar y = g\,x`."""
+class DivVjp(Checker):
+    r"""``div_vjp(g, x, y) -> (x_bar, y_bar)`` for :math:`z = x / y`, elementwise.
 
-    fixed = ({"g": 1.0, "x": 2.0, "y": 3.0},
-             {"g": np.array([0.5, -1.0, 2.0]), "x": np.array([1.0, 2.0, 3.0]),
-              "y": np.array([4.0, 5.0, 6.0])})
+    :math:`\bar x = g / y,\ \bar y = -g\,x / y^2`; expected: adlab's pullback of ``ad.div``.
+    """
+
+    fixed = ({"g": 2.0, "x": 3.0, "y": 2.0},            # x_bar = 1, y_bar = -1.5
+             {"g": np.array([0.5, -1.0, 2.0]), "x": np.array([1.0, -2.0, 3.0]),
+              "y": np.array([4.0, 0.5, -1.5])})
 
     def random_case(self, rng, k):
         shape = SHAPES[(k + 3) % len(SHAPES)]  # a square matrix early: catches transposes
-        return {name: number(rng, -3, 3, shape) for name in ("g", "x", "y")}
+        # y away from zero on both sides: the rule divides by y and by y squared
+        y = np.asarray(number(rng, 0.5, 3, shape)) * np.where(rng.random(shape) < 0.5, -1, 1)
+        return {"g": number(rng, -3, 3, shape), "x": number(rng, -3, 3, shape),
+                "y": float(y) if shape == () else y}
 
     def call(self, fn, case, fname):
         c = copy.deepcopy(case)
         return unpack(fn(c["g"], c["x"], c["y"]), ("x_bar", "y_bar"), fname)
 
     def expected(self, case):
-        _, pullback = ad.vjp(ad.mul, case["x"], case["y"])
+        _, pullback = ad.vjp(ad.div, case["x"], case["y"])
         x_bar, y_bar = pullback(case["g"])
         return {"x_bar": np.asarray(x_bar, float), "y_bar": np.asarray(y_bar, float)}
 
@@ -339,6 +345,80 @@ class SharedAdjoint(Checker):
         values = ", ".join(f"{n!r}: {v!r}" for n, v in case["values"].items())
         return (f"{fname}([{steps}], {{{values}}}), the program "
                 f"{program_text(case['program'])}")
+
+
+# ---------------------------------------------------------------------------------
+# Known mistakes of 04.div_vjp: a wrong (x_bar, y_bar) from (g, x, y), and the feedback
+# that names it with the case's numbers
+# ---------------------------------------------------------------------------------
+
+def _div_inputs(case: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """g, x and y of a 04.div_vjp case, as float arrays."""
+    return (np.asarray(case["g"], float), np.asarray(case["x"], float),
+            np.asarray(case["y"], float))
+
+
+def _div_right(g: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple:
+    return g / y, -g * x / (y * y)
+
+
+def _div_at(case: dict) -> str:
+    g, x, y = _div_inputs(case)
+    return f"g = {fmt(g)}, x = {fmt(x)}, y = {fmt(y)}"
+
+
+def _div_mistake(code: str, rule: Callable, explain: Callable) -> Mistake:
+    """``rule(g, x, y) -> (x_bar, y_bar)``: what the mistake returns; ``explain(case,
+    right, wrong)`` names it, with both pairs of the case."""
+    def wrong(case: dict) -> dict:
+        x_bar, y_bar = rule(*_div_inputs(case))
+        return {"x_bar": x_bar, "y_bar": y_bar}
+
+    def text(case: dict) -> str:
+        return explain(case, _div_right(*_div_inputs(case)), rule(*_div_inputs(case)))
+    return Mistake(code, wrong, text)
+
+
+DIV_MISTAKES = (
+    _div_mistake(
+        "y-bar-sign",
+        lambda g, x, y: (g / y, g * x / (y * y)),
+        lambda c, right, wrong: (
+            "the partial of x / y with respect to y has a minus sign (for x > 0 a larger y "
+            f"makes the quotient smaller): at {_div_at(c)}, y_bar should be "
+            f"{fmt(right[1])}, not {fmt(wrong[1])}")),
+    _div_mistake(
+        "y-bar-no-square",
+        lambda g, x, y: (g / y, -g * x / y),
+        lambda c, right, wrong: (
+            "the partial of x / y with respect to y divides by y squared (x / y is "
+            "x * y**-1, and the derivative of y**-1 is -y**-2), not by y: at "
+            f"{_div_at(c)}, y_bar should be {fmt(right[1])}, not {fmt(wrong[1])}")),
+    _div_mistake(
+        "cotangent-dropped",
+        lambda g, x, y: (1 / y + 0 * g, -x / (y * y) + 0 * g),
+        lambda c, right, wrong: (
+            "you returned the local partials of x / y alone; the adjoint that arrives "
+            f"from z, g = {fmt(c['g'])}, multiplies each of them (it is 1 only when z is "
+            f"the final output): x_bar should be {fmt(right[0])}, not {fmt(wrong[0])}")),
+    _div_mistake(
+        "adjoint-as-numerator",
+        lambda g, x, y: (g / y, -g / (y * y)),
+        lambda c, right, wrong: (
+            "the adjoint y_bar is g TIMES the partial of x / y with respect to y, and that "
+            "partial keeps the x of the quotient; -g / y**2 is the derivative of g / y, as "
+            f"if the adjoint had taken the numerator's place. At {_div_at(c)}, y_bar should be "
+            f"{fmt(right[1])}, not {fmt(wrong[1])}")),
+    _div_mistake(
+        "product-rule-pasted",
+        lambda g, x, y: (g * y, g * x),
+        lambda c, right, wrong: (
+            "the pair (g * y, g * x) is the reverse rule of the PRODUCT x * y (each factor "
+            "gets g times the other one); a quotient has partials of its own, which you get "
+            f"by differentiating x / y by x and by y. At {_div_at(c)}, (x_bar, y_bar) should "
+            f"be ({fmt(right[0])}, {fmt(right[1])}), not ({fmt(wrong[0])}, "
+            f"{fmt(wrong[1])})")),
+)
 
 
 # ---------------------------------------------------------------------------------
@@ -673,30 +753,21 @@ def _explain_seed_dropped(case: dict) -> str:
 
 EXERCISES = (
     Exercise(
-        id="04.mul_vjp", notebook="04_reverse_mode", points=2, name="mul_vjp",
-        title="The reverse rule of a product", checker=MulVjp(),
-        hint="Reverse mode pulls the output's adjoint g back to each input through the "
-             "local partial derivative of z = x * y with respect to that input.",
+        id="04.div_vjp", notebook="04_reverse_mode", points=2, name="div_vjp",
+        title="The reverse rule of a quotient", checker=DivVjp(),
+        hint="Apply the general rule the product's example followed: each input's adjoint "
+             "is the output's adjoint g times the local partial derivative of z = x / y "
+             "with respect to that input. Work out the two partials of the quotient first; "
+             "the product's partials do not carry over.",
         more_hints=(
-            "The local partials are dz/dx = y and dz/dy = x: each input's adjoint is g "
-            "times the partial with respect to that input.",
-            "Outline: two elementwise products, one per input, returned in the order "
-            "(x_bar, y_bar); no transposes and no sums, since z has the shape of x and y.",
+            "The local partials of z = x / y are dz/dx = 1/y and dz/dy = -x/y**2 (write "
+            "x / y as x * y**-1 to see where the minus sign and the square come from); g "
+            "multiplies each of them.",
+            "Outline: two elementwise expressions, x_bar from g and y, y_bar from g, x and "
+            "y, returned in the order (x_bar, y_bar); no sums and no transposes, since z "
+            "has the shape of x and y. By hand at g = 2, x = 3, y = 2: (1, -1.5).",
         ),
-        mistakes=(
-            Mistake("swapped-partials",
-                    lambda c: {"x_bar": c["g"] * c["x"], "y_bar": c["g"] * c["y"]},
-                    lambda c: "each adjoint got its own input's value, but the partial of "
-                              "x * y with respect to x is the OTHER factor, y: here x_bar "
-                              f"should be g * y = {fmt(c['g'] * c['y'])}, not g * x = "
-                              f"{fmt(c['g'] * c['x'])}"),
-            Mistake("seed-dropped",
-                    lambda c: {"x_bar": np.asarray(c["y"], float) + 0 * c["g"],
-                               "y_bar": np.asarray(c["x"], float) + 0 * c["g"]},
-                    lambda c: "you returned the local partials alone; the adjoint that "
-                              f"arrives from z, g = {fmt(c['g'])}, multiplies each of them "
-                              "(it is 1 only when z is the final output)"),
-        ),
+        mistakes=DIV_MISTAKES,
     ),
     Exercise(
         id="04.shared_adjoint", notebook="04_reverse_mode", points=2,

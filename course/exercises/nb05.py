@@ -7,7 +7,7 @@ import copy
 import numpy as np
 
 import adlab as ad
-from course.checkers import Checker, WrongOutput, number, unpack
+from course.checkers import Checker, WrongOutput, as_floats, number, unpack
 from course.exercise import Exercise, Mistake, everything_but
 from course.provided import Provided, run_on, vector_function  # noqa: F401 (used by tests)
 from course.result import fmt, safe_repr
@@ -109,61 +109,168 @@ class JacobianFromVjp(JacobianChecker):
 
 
 # ---------------------------------------------------------------------------------
-# Choosing the mode
+# A Jacobian's shape and plan, from a description of a model's arrays
 # ---------------------------------------------------------------------------------
 
 MODES = ("forward", "reverse")
 
+#: descriptions of real models (none of them in the notebook): what the arrays are, the
+#: model's inputs and its outputs, each a dict of names and shapes (as NumPy writes them)
+PLAN_CASES = (
+    {"what": "a two-layer MLP for 28x28 digit images: its loss with respect to its weights",
+     "inputs": {"W1": (64, 784), "b1": (64,), "W2": (10, 64), "b2": (10,)},
+     "outputs": {"loss": ()}},
+    {"what": "a planar robot arm: the (x, y) positions of its 4 joints from its 3 angles",
+     "inputs": {"angles": (3,)}, "outputs": {"joints": (4, 2)}},
+    {"what": "the heat equation on a 32x32 grid: the residual at the interior points with "
+             "respect to the solution and the diffusivity",
+     "inputs": {"u": (32, 32), "diffusivity": ()}, "outputs": {"residual": (30, 30)}},
+    {"what": "a 5x5 convolution filter on a 28x28 image: the filtered image with respect "
+             "to the kernel",
+     "inputs": {"kernel": (5, 5)}, "outputs": {"filtered": (24, 24)}},
+    {"what": "a damped spring simulated for 100 steps: the trajectory with respect to its "
+             "three parameters",
+     "inputs": {"mass": (), "stiffness": (), "damping": ()},
+     "outputs": {"position": (100,), "velocity": (100,)}},
+)
 
-def measured_passes(n: int, m: int) -> dict[str, int]:
-    """Sweeps that ad.jacfwd and ad.jacrev make for a Jacobian of f: R^n -> R^m, counted."""
-    from adlab.widgets.cost import count_work
-
-    rng = np.random.default_rng([n, m])
-    A = rng.normal(size=(m, n))
-    f = lambda x: ad.tanh(A @ x)
-    x = rng.normal(size=n)
-    with count_work() as fw:
-        ad.jacfwd(f)(x)
-    with count_work() as rv:
-        ad.jacrev(f)(x)
-    return {"forward": fw.forward_sweeps, "reverse": rv.reverse_sweeps}
+NAMES = ("x", "y", "z", "w", "h", "u", "v", "theta", "state", "weights", "bias", "scale",
+         "params", "out", "features", "grid")
 
 
-class ChooseMode(Checker):
-    """``choose_mode(n, m)`` -> "forward" or "reverse": the mode needing fewer sweeps.
+def entries(shape) -> int:
+    """How many numbers an array of this shape holds (1 for a scalar, shape ())."""
+    return int(np.prod(shape, dtype=np.int64))
 
-    The output compared is the number of sweeps the chosen mode makes for the whole
-    Jacobian (n for forward, m for reverse), against the smaller of the two counts
-    measured with adlab, so for n = m either answer passes.
+
+def sizes(case: dict) -> tuple[int, int]:
+    """(n, m): the numbers in all inputs together, in all outputs together."""
+    return (sum(entries(s) for s in case["inputs"].values()),
+            sum(entries(s) for s in case["outputs"].values()))
+
+
+def _ints(*values) -> tuple[int, ...]:
+    return tuple(int(v) for v in values)
+
+
+def _random_shape(rng, axes: int) -> tuple[int, ...]:
+    return _ints(*rng.integers(1, 13, size=axes))
+
+
+def _random_arrays(rng, count: int, taken: set) -> dict:
+    arrays = {}
+    for _ in range(count):
+        name = str(rng.choice([n for n in NAMES if n not in taken]))
+        taken.add(name)
+        arrays[name] = _random_shape(rng, int(rng.integers(0, 4)))
+    return arrays
+
+
+def random_plan_case(rng: np.random.Generator, k: int) -> dict:
+    """A model of one of eight kinds, with random sizes (all below a million numbers, so
+    a count that is off by one is always told apart from the right one)."""
+    kind = k % 8
+    pick = lambda options: int(rng.choice(options))  # noqa: E731
+    if kind == 0:
+        d, classes = pick([784, 3072, 20, 100, 13]), pick([10, 2, 100])
+        widths = [pick([16, 32, 64, 128]) for _ in range(pick([1, 2]))]
+        layers, inputs = [d, *widths, classes], {}
+        for i in range(len(layers) - 1):
+            inputs[f"W{i + 1}"] = (layers[i + 1], layers[i])
+            inputs[f"b{i + 1}"] = (layers[i + 1],)
+        return {"what": f"an MLP with layers {layers}: its loss with respect to its weights",
+                "inputs": inputs, "outputs": {"loss": ()}}
+    if kind == 1:
+        c, h, classes = pick([1, 3]), pick([28, 32, 64]), pick([10, 100, 1000])
+        return {"what": f"an image classifier with {classes} classes: its logits with "
+                        "respect to the input image (a saliency map)",
+                "inputs": {"image": (c, h, h)}, "outputs": {"logits": (classes,)}}
+    if kind == 2:
+        j = pick([2, 3, 4, 5, 6, 7])
+        if rng.random() < 0.5:
+            return {"what": f"a planar robot arm: the positions of its {j + 1} joints from "
+                            f"its {j} angles",
+                    "inputs": {"angles": (j,)}, "outputs": {"joints": (j + 1, 2)}}
+        return {"what": f"a robot arm in space with {j} joints: the position and the "
+                        "orientation (a rotation matrix) of its gripper",
+                "inputs": {"angles": (j,)},
+                "outputs": {"position": (3,), "orientation": (3, 3)}}
+    if kind == 3:
+        points = pick([2, 3, 4, 10, 25, 40])
+        return {"what": f"a pinhole camera looking at {points} points: their pixel "
+                        "coordinates with respect to the camera's pose and focal length",
+                "inputs": {"position": (3,), "rotation": (3,), "focal_length": ()},
+                "outputs": {"pixels": (points, 2)}}
+    if kind == 4:
+        g = pick([8, 16, 33, 64])
+        inputs = {"u": (g, g)}
+        if rng.random() < 0.5:
+            inputs["diffusivity"] = ()
+        return {"what": f"a PDE on a {g}x{g} grid: the residual at the interior points",
+                "inputs": inputs, "outputs": {"residual": (g - 2, g - 2)}}
+    if kind == 5:
+        size, h = pick([3, 5, 7]), pick([16, 28, 64])
+        channels = pick([1, 3])
+        return {"what": f"a {size}x{size} filter on a {h}x{h} image with {channels} "
+                        "channel(s): the filtered image with respect to the kernel",
+                "inputs": {"kernel": (channels, size, size)},
+                "outputs": {"filtered": (channels, h - size + 1, h - size + 1)}}
+    if kind == 6:
+        d = pick([2, 4, 8, 16, 50])
+        if rng.random() < 0.5:
+            return {"what": f"one invertible layer of a normalizing flow on R^{d}",
+                    "inputs": {"z": (d,)}, "outputs": {"x": (d,)}}
+        return {"what": f"the inverse of a {d}x{d} matrix",
+                "inputs": {"A": (d, d)}, "outputs": {"A_inverse": (d, d)}}
+    taken: set = set()
+    inputs = _random_arrays(rng, pick([1, 2, 3, 4]), taken)
+    return {"what": "a function of arrays with random names and shapes",
+            "inputs": inputs, "outputs": _random_arrays(rng, pick([1, 2, 3]), taken)}
+
+
+def _show_arrays(arrays: dict) -> str:
+    return "{" + ", ".join(f"{name!r}: {tuple(int(v) for v in shape)!r}"
+                           for name, shape in arrays.items()) + "}"
+
+
+class JacobianPlan(Checker):
+    """``jacobian_plan(inputs, outputs) -> (shape, mode, passes)`` for a model's arrays.
+
+    The outputs compared: ``shape`` (exactly: counts below a million, so an off-by-one
+    fails the relative tolerance), ``passes_of_mode``, the passes the mode the learner
+    chose needs for this Jacobian (n for forward, m for reverse: so for n = m either mode
+    passes), and ``passes``.
     """
 
-    fixed = ({"n": 1000, "m": 1}, {"n": 3, "m": 50}, {"n": 8, "m": 8})
+    fixed = PLAN_CASES
 
     def random_case(self, rng, k):
-        kind = k % 4
-        if kind == 0:  # near the crossover
-            n = int(rng.integers(2, 60))
-            return {"n": n, "m": n + int(rng.choice([-1, 1]))}
-        if kind == 1:  # a tie
-            n = int(rng.integers(1, 40))
-            return {"n": n, "m": n}
-        n, m = (int(v) for v in np.exp(rng.uniform(0, np.log(300), size=2)).round())
-        return {"n": max(n, 1), "m": max(m, 1)}
+        return random_plan_case(rng, k)
 
     def call(self, fn, case, fname):
-        answer = fn(case["n"], case["m"])
-        if not isinstance(answer, str) or answer not in MODES:
-            raise WrongOutput(f'{fname} should return "forward" or "reverse" (a string)',
-                              safe_repr(answer))
-        return {"passes": case["n"] if answer == "forward" else case["m"]}
+        c = copy.deepcopy(case)
+        out = unpack(fn(c["inputs"], c["outputs"]), ("shape", "mode", "passes"), fname)
+        shape = as_floats(out["shape"], "shape")
+        if shape.shape != (2,):
+            raise WrongOutput(f"{fname} should return the Jacobian's shape as a pair "
+                              "(rows, columns), like the .shape of a 2-D array",
+                              f"shape = {safe_repr(out['shape'])}")
+        mode = out["mode"]
+        if not isinstance(mode, str) or mode not in MODES:
+            raise WrongOutput(f'{fname} should return the mode as the string "forward" or '
+                              '"reverse"', f"mode = {safe_repr(mode)}")
+        n, m = sizes(case)
+        return {"shape": shape, "passes_of_mode": n if mode == "forward" else m,
+                "passes": out["passes"]}
 
     def expected(self, case):
-        return {"passes": np.asarray(float(min(measured_passes(case["n"], case["m"]).values())))}
+        n, m = sizes(case)
+        return {"shape": np.array([m, n], float), "passes_of_mode": np.asarray(float(min(n, m))),
+                "passes": np.asarray(float(min(n, m)))}
 
     def describe(self, case, fname):
-        return (f"{fname}(n={case['n']}, m={case['m']}): a full Jacobian of "
-                f"f: R^{case['n']} -> R^{case['m']} (passes = the sweeps your choice makes)")
+        return (f"{fname}(inputs={_show_arrays(case['inputs'])}, "
+                f"outputs={_show_arrays(case['outputs'])}): {case['what']}")
 
 
 # ---------------------------------------------------------------------------------
@@ -248,20 +355,101 @@ def _explain_ones_cotangent(case: dict) -> str:
             f"{case['m']} rows")
 
 
-def _explain_always_reverse(case: dict) -> str:
-    n, m = case["n"], case["m"]
-    return (f"reverse mode is not always the cheaper one: it makes one sweep per output, "
-            f"m = {m} here, while forward mode makes one per input, n = {n}; for "
-            f"{_sizes(case)} forward mode needs fewer sweeps ({n}, not {m})")
+def _plan_of(case: dict, n: int, m: int) -> dict[str, np.ndarray]:
+    """What a learner who counted n input and m output numbers returns: shape (m, n), the
+    mode with fewer of those passes (reverse on a tie), and min(n, m) passes; the mode is
+    shown by the passes it really needs, as the checker shows it."""
+    true_n, true_m = sizes(case)
+    mode = "forward" if n < m else "reverse"
+    return {"shape": np.array([m, n], float),
+            "passes_of_mode": float(true_n if mode == "forward" else true_m),
+            "passes": float(min(n, m))}
 
 
-def _explain_modes_swapped(case: dict) -> str:
-    n, m = case["n"], case["m"]
+def _plan_right(case: dict) -> dict[str, np.ndarray]:
+    n, m = sizes(case)
+    return _plan_of(case, n, m)
+
+
+def _first_axis(shape) -> int:
+    return int(shape[0]) if len(shape) else 1
+
+
+def _biggest(case: dict, multi_axis: bool = False) -> tuple[str, tuple, str] | None:
+    """(name, shape, "input"/"output") of the array with the most numbers (with two or
+    more axes if ``multi_axis``), or None if there is none."""
+    arrays = [(entries(s), name, tuple(s), side)
+              for side in ("input", "output") for name, s in case[f"{side}s"].items()
+              if len(s) >= 2 or not multi_axis]
+    if not arrays:
+        return None
+    _, name, shape, side = max(arrays, key=lambda a: a[0])
+    return name, shape, side
+
+
+def _many(count: int, word: str) -> str:
+    """``count`` and the word, plural unless the count is 1: "1 pass", "3 passes"."""
+    if count == 1:
+        return f"{count} {word}"
+    return f"{count} {word}{'es' if word.endswith('s') else 's'}"
+
+
+def _totals(case: dict) -> str:
+    n, m = sizes(case)
+    return f"all inputs together hold n = {n} numbers, all outputs m = {m}"
+
+
+def _explain_plan_transposed(case: dict) -> str:
+    n, m = sizes(case)
+    return (f"your shape ({n}, {m}) is (n, m), the transpose: a Jacobian has one ROW per "
+            f"output number (m = {m}) and one COLUMN per input number (n = {n}), so this "
+            f"one has shape ({m}, {n})")
+
+
+def _explain_counted_arrays(case: dict) -> str:
+    name, shape, side = _biggest(case)
+    return (f"you counted the arrays ({_many(len(case['inputs']), 'input')}, "
+            f"{_many(len(case['outputs']), 'output')}) instead of the numbers in them: the "
+            f"{side} {name} of shape {shape} alone holds {_many(entries(shape), 'number')}, "
+            f"and every one of them is an {side} of its own; {_totals(case)}")
+
+
+def _explain_first_axis(case: dict) -> str:
+    n1 = sum(_first_axis(s) for s in case["inputs"].values())
+    m1 = sum(_first_axis(s) for s in case["outputs"].values())
+    counted = f"counting only the first axis of each shape gives n = {n1} and m = {m1}"
+    big = _biggest(case, multi_axis=True)
+    if big is None:
+        return f"{counted}; {_totals(case)}"
+    name, shape, side = big
+    product = " x ".join(str(v) for v in shape)
+    return (f"{counted}, but the {side} {name} of shape {shape} holds {product} = "
+            f"{_many(entries(shape), 'number')}, not {shape[0]}: every axis counts (and a "
+            f"scalar, shape (), is one number); {_totals(case)}")
+
+
+def _explain_plan_modes_swapped(case: dict) -> str:
+    n, m = sizes(case)
     chosen = "forward" if n > m else "reverse"
-    return (f"forward mode makes one sweep per INPUT (n = {n}) and reverse mode one per "
-            f"OUTPUT (m = {m}); choosing {chosen} mode for {_sizes(case)} takes "
-            f"{max(n, m)} sweeps where {min(n, m)} suffice, as if forward mode made one "
-            "sweep per output and reverse mode one per input")
+    return (f"you chose {chosen} mode, which needs {max(n, m)} passes here where {min(n, m)} "
+            f"suffice: forward mode makes one pass per INPUT number (n = {n}) and reverse "
+            f"mode one per OUTPUT number (m = {m})")
+
+
+def _explain_passes_max(case: dict) -> str:
+    n, m = sizes(case)
+    mode, other = ("forward", "reverse") if n < m else ("reverse", "forward")
+    per = "input" if n < m else "output"
+    return (f"{mode} mode is the right choice, but it needs {_many(min(n, m), 'pass')}, "
+            f"one per {per} number; {max(n, m)} is what {other} mode would need (n = {n}, "
+            f"m = {m})")
+
+
+def _explain_plan_always_reverse(case: dict) -> str:
+    n, m = sizes(case)
+    return (f"reverse mode is not always the cheaper one: it makes one pass per output "
+            f"number, m = {m} here, while forward mode makes one per input number, n = {n}; "
+            f"for {case['what']}, forward mode needs {n} passes, not {m}")
 
 
 def _matmul_parts(case: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -358,25 +546,46 @@ EXERCISES = (
         ),
     ),
     Exercise(
-        id="05.choose_mode", notebook="05_jacobians_and_cost", points=1,
-        name="choose_mode", title="Forward or reverse? The rule behind the measurement",
-        checker=ChooseMode(),
-        hint="Count sweeps: forward mode gets one column of the Jacobian per sweep, "
-             "reverse mode one row per sweep. The cheaper mode is the one that needs "
-             "fewer sweeps for this f: R^n -> R^m.",
+        id="05.jacobian_plan", notebook="05_jacobians_and_cost", points=2,
+        name="jacobian_plan", title="A model's Jacobian: its shape, its mode, its passes",
+        checker=JacobianPlan(),
+        hint="Every single number of every array is an input (or an output) of its own: "
+             "flatten the arrays and put them one after another. A forward pass gives one "
+             "column of the Jacobian (one input number), a reverse pass one row (one "
+             "output number); count both and take the cheaper.",
         more_hints=(
-            "A full Jacobian of f: R^n -> R^m takes n forward sweeps (one per input) or "
-            "m reverse sweeps (one per output), each a small constant times one run of f.",
-            "Outline: compare the two counts and return the name of the mode whose count "
-            "is smaller, as the string \"forward\" or \"reverse\"; when they are equal "
-            "either is right. Reverse mode is not always cheaper: it wins when there are "
-            "many inputs and few outputs, as for a scalar loss.",
+            "An array of shape (64, 784) holds 64 * 784 = 50176 numbers and a scalar, "
+            "shape (), holds 1. n is that count summed over the inputs, m the same over "
+            "the outputs; the Jacobian has one row per output number, so its shape is "
+            "(m, n), and a whole Jacobian takes n forward passes or m reverse passes.",
+            "Outline: a small helper that turns a shape into its number of entries (the "
+            "product of its axes; the product of no axes is 1); add it up over "
+            "inputs.values() for n and over outputs.values() for m; return the pair "
+            "(rows, columns), the name of the mode with fewer passes (either one when n "
+            "== m) and its number of passes. len(inputs) counts arrays, not numbers.",
         ),
         mistakes=(
-            Mistake("always-reverse", lambda c: {"passes": float(c["m"])},
-                    _explain_always_reverse),
-            Mistake("modes-swapped", lambda c: {"passes": float(max(c["n"], c["m"]))},
-                    _explain_modes_swapped),
+            Mistake("transposed-shape",
+                    lambda c: {**_plan_right(c),
+                               "shape": np.array(sizes(c), float)},
+                    _explain_plan_transposed),
+            Mistake("counted-arrays",
+                    lambda c: _plan_of(c, len(c["inputs"]), len(c["outputs"])),
+                    _explain_counted_arrays),
+            Mistake("first-axis-only",
+                    lambda c: _plan_of(c, sum(_first_axis(s) for s in c["inputs"].values()),
+                                       sum(_first_axis(s) for s in c["outputs"].values())),
+                    _explain_first_axis),
+            Mistake("modes-swapped",
+                    lambda c: {**_plan_right(c), "passes_of_mode": float(max(sizes(c)))},
+                    _explain_plan_modes_swapped),
+            Mistake("passes-max",
+                    lambda c: {**_plan_right(c), "passes": float(max(sizes(c)))},
+                    _explain_passes_max),
+            Mistake("always-reverse",
+                    lambda c: {**_plan_right(c), "passes_of_mode": float(sizes(c)[1]),
+                               "passes": float(sizes(c)[1])},
+                    _explain_plan_always_reverse),
         ),
     ),
     Exercise(

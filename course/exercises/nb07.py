@@ -427,11 +427,15 @@ EXERCISES = (
              "moves each parameter the other way, by a small step whose size the "
              "learning rate sets.",
         more_hints=(
-            "Key formula, for each parameter p with gradient g: the new value is "
-            "p - lr * g, entry by entry.",
-            "Outline: go through params and grads together (zip), compute each new "
-            "parameter, collect them in a list in the order of params and return it. "
-            "New arrays are fine; so is updating in place and returning params.",
+            "Key step: params[i] goes with grads[i], its own gradient of the same shape, "
+            "so NumPy can work entry by entry. Each parameter's step is proportional both "
+            "to its gradient and to lr, and it goes against the gradient. Try the sign on "
+            "one number first: p = 1, g = 2, lr = 0.1; the loss rises with p, so p must "
+            "come out smaller than 1.",
+            "Outline: walk through the two lists in step, one (parameter, gradient) pair "
+            "at a time (zip); for each pair compute the parameter after its step as a new "
+            "array; collect these in a new list, in the order of params, and return it. "
+            "The lists you were given stay as they were.",
         ),
         mistakes=(
             Mistake("gradient-ascent", lambda c: _sgd(c, _ascent),
@@ -442,7 +446,8 @@ EXERCISES = (
                                         "the whole gradient")),
             Mistake("step-returned", lambda c: _sgd(c, _only_step),
                     lambda c: _sgd_says(c, _only_step, "you returned the step lr * g instead "
-                                        "of the parameter after the step, p - lr * g")),
+                                        "of the parameter after the step: the step is how "
+                                        "far the parameter moves, not where it ends up")),
         ),
     ),
 )

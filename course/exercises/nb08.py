@@ -72,37 +72,74 @@ class SavedBytes(Checker):
 # ---------------------------------------------------------------------------------
 
 def peak_units(L: int, m: int, k: int) -> int:
-    """Peak stored activations (in layers' worth) of a plan, as notebook 08 derives it.
+    """Peak activations alive of a plan, as notebook 08 derives it (and measures in adlab).
 
-    The first ``m`` of ``L`` layers are checkpointed in segments of ``k`` (the last one
-    shorter if ``k`` does not divide ``m``), the other ``L - m`` are recorded as usual.
-    The forward sweep keeps one value per segment and the ``L - m`` plain outputs; the
-    reverse sweep adds the ``k`` outputs of the segment it is recomputing.
+    The first ``m`` of ``L`` layers (the input end) are checkpointed in ``m / k``
+    segments of ``k`` layers, the other ``L - m`` recorded as usual, one activation
+    each. The reverse sweep frees the plain layers before it recomputes any segment, so
+    the peak is the larger of what the forward sweep keeps, ``(L - m) + m / k``, and what
+    recomputing the last segment needs, the ``m / k`` segment outputs plus its ``k``
+    outputs (:func:`adlab.memory.checkpoint_peak` with ``placement="input"``).
     """
     if m == 0:
         return L
-    return (L - m) + math.ceil(m / k) + k
+    return max((L - m) + m // k, m // k + k)
+
+
+def sum_peak(L: int, m: int, k: int) -> int:
+    """The old law: plain activations taken to stay alive while segments are recomputed
+    (true only for segments at the output end)."""
+    return L if m == 0 else (L - m) + m // k + k
+
+
+def no_segment_peak(L: int, m: int, k: int) -> int:
+    return L if m == 0 else (L - m) + m // k
+
+
+def plans(L: int):
+    """Every plan, fewest checkpointed layers first, then shortest segments."""
+    yield 0, 1
+    yield from ((m, k) for m in range(1, L + 1) for k in _divisors(m))
+
+
+def _divisors(m: int) -> list[int]:
+    return [k for k in range(1, m + 1) if m % k == 0]
+
+
+def model_plan(L: int, a: int, budget: int, peak: Any = None) -> tuple[int, int]:
+    """The first plan (fewest m, then shortest k) that the model ``peak`` says fits."""
+    peak = peak or peak_units
+    for m, k in plans(L):
+        if peak(L, m, k) * a <= budget:
+            return m, k
+    return L, L
 
 
 def fewest_recomputed(L: int, a: int, budget: int) -> int | None:
     """The fewest checkpointed layers of any plan whose peak fits the budget."""
-    for m in range(L + 1):
-        ks = range(1, m + 1) if m else (1,)
-        if any(peak_units(L, m, k) * a <= budget for k in ks):
+    for m, k in plans(L):
+        if peak_units(L, m, k) * a <= budget:
             return m
     return None
 
 
 def smallest_peak(L: int) -> int:
-    return min(peak_units(L, m, k) for m in range(L + 1) for k in range(1, max(m, 1) + 1))
+    return min(peak_units(L, m, k) for m, k in plans(L))
+
+
+def sqrt_plan(case: dict) -> tuple[int, int]:
+    """Every layer checkpointed, in segments of the divisor of L nearest sqrt(L)."""
+    L = case["L"]
+    return L, min((k for k in range(1, L + 1) if L % k == 0),
+                  key=lambda k: (abs(k - math.sqrt(L)), k))
 
 
 class CheckpointPlan(Checker):
     """``checkpoint_plan(L, a, budget) -> (m, k)``: fits the budget, fewest recomputations."""
 
     fixed = ({"L": 16, "a": 16384, "budget": 10 * 16384},
-             {"L": 16, "a": 16384, "budget": 20 * 16384},
-             {"L": 64, "a": 4096, "budget": 16 * 4096})
+             {"L": 64, "a": 4096, "budget": 16 * 4096},
+             {"L": 16, "a": 16384, "budget": 20 * 16384})
 
     def random_case(self, rng, k):
         L = int(rng.integers(2, 41))
@@ -127,8 +164,9 @@ class CheckpointPlan(Checker):
         if not 0 <= m <= L:
             raise WrongOutput(f"m (the layers to checkpoint) should lie in 0..{L}",
                               safe_repr(plan))
-        if m > 0 and not 1 <= k <= m:
-            raise WrongOutput(f"k (the segment length) should lie in 1..m = 1..{m}",
+        if m > 0 and not (1 <= k <= m and m % k == 0):
+            raise WrongOutput(f"k (the segment length) should divide m = {m}: the first m "
+                              f"layers are cut into m / k segments of k layers each",
                               safe_repr(plan))
         peak = peak_units(L, m, k) * a
         return {"checkpointed layers": m, "fits the budget": float(peak <= budget)}
@@ -141,7 +179,7 @@ class CheckpointPlan(Checker):
     def describe(self, case, fname):
         L, a, budget = case["L"], case["a"], case["budget"]
         return (f"{fname}(L={L}, a={a}, budget={budget})  (the budget holds "
-                f"{budget / a:.4g} layers' worth of activations)")
+                f"{budget / a:.4g} activations)")
 
 
 # ---------------------------------------------------------------------------------
@@ -392,70 +430,57 @@ def explain_activation_reads(case: dict) -> str:
             f"{8 * saved_numbers(case)} bytes")
 
 
-def model_plan(L: int, a: int, budget: int, peak: Any) -> tuple[int, int]:
-    """The first plan, fewest m then shortest k, that the peak model ``peak`` says fits."""
-    for m in range(L + 1):
-        for k in (range(1, m + 1) if m else (1,)):
-            if peak(L, m, k) * a <= budget:
-                return m, k
-    return L, L
-
-
 def plan_outputs(case: dict, plan: tuple[int, int]) -> dict:
     m, k = plan
     fits = peak_units(case["L"], m, k) * case["a"] <= case["budget"]
     return {"checkpointed layers": float(m), "fits the budget": float(fits)}
 
 
-def no_segment_peak(L: int, m: int, k: int) -> int:
-    return L if m == 0 else (L - m) + math.ceil(m / k)
-
-
-def floor_peak(L: int, m: int, k: int) -> int:
-    return L if m == 0 else (L - m) + m // k + k
-
-
 def layers_plan(case: dict) -> tuple[int, int]:
-    """The plan when the peak, in layers, is compared with the budget in bytes."""
-    return model_plan(case["L"], 1, case["budget"], peak_units)
+    """The plan when the peak, in activations, is compared with the budget in bytes."""
+    return model_plan(case["L"], 1, case["budget"])
 
 
-def sqrt_plan(case: dict) -> tuple[int, int]:
-    return case["L"], max(1, round(math.sqrt(case["L"])))
+def explain_sum(case: dict) -> str:
+    L, a, budget = case["L"], case["a"], case["budget"]
+    m, k = model_plan(L, a, budget, sum_peak)
+    want, best = fewest_recomputed(L, a, budget), model_plan(L, a, budget)
+    s = best[0] // best[1] if best[0] else 0
+    shown = (f"max(({L} - {best[0]}) + {s}, {s} + {best[1]}) = "
+             f"{peak_units(L, *best)}" if best[0] else f"{L}")
+    return (f"plain activations are freed before the segments are recomputed: the segments "
+            f"sit at the input end, so the reverse sweep has swept the L - m plain layers "
+            f"(and freed their values) before it reruns any segment. The peak is the larger "
+            f"of the two phases, not their sum (the sum holds for segments at the output "
+            f"end). With the sum you checkpoint m = {m} layers; m = {want} fits already: "
+            f"(m, k) = {best} peaks at {shown} activations, within the {budget / a:.4g} the "
+            f"budget holds")
 
 
 def explain_no_segment(case: dict) -> str:
     L, a, budget = case["L"], case["a"], case["budget"]
     m, k = model_plan(L, a, budget, no_segment_peak)
+    s = m // k
     return (f"your plan (m = {m}, k = {k}) leaves out the {k} outputs alive while a segment "
-            f"is recomputed: its peak is ({L} - {m}) + {math.ceil(m / k)} + {k} = "
-            f"{peak_units(L, m, k)} layers' worth, more than the {budget / a:.4g} the budget "
+            f"is recomputed: its peak is max(({L} - {m}) + {s}, {s} + {k}) = "
+            f"{peak_units(L, m, k)} activations, more than the {budget / a:.4g} the budget "
             "holds")
-
-
-def explain_floor(case: dict) -> str:
-    L, a, budget = case["L"], case["a"], case["budget"]
-    m, k = model_plan(L, a, budget, floor_peak)
-    return (f"floor division m // k undercounts the segments when k does not divide m: "
-            f"{m} layers in segments of {k} make ceil({m} / {k}) = {math.ceil(m / k)} "
-            f"segments, not {m // k}, so the plan's peak is {peak_units(L, m, k)} layers' "
-            f"worth, over the {budget / a:.4g} the budget holds")
 
 
 def explain_layers(case: dict) -> str:
     L, a, budget = case["L"], case["a"], case["budget"]
     m, k = layers_plan(case)
-    return (f"you compared a peak counted in layers ({peak_units(L, m, k)}) with a budget in "
-            f"bytes ({budget}); multiply by a = {a} first: that plan needs "
+    return (f"you compared a peak counted in activations ({peak_units(L, m, k)}) with a "
+            f"budget in bytes ({budget}); multiply by a = {a} first: that plan needs "
             f"{peak_units(L, m, k) * a} bytes")
 
 
 def explain_sqrt(case: dict) -> str:
     L, a, budget = case["L"], case["a"], case["budget"]
     want = fewest_recomputed(L, a, budget)
-    return (f"checkpointing all {L} layers in segments of about sqrt({L}) gives the smallest "
-            f"peak, but the task is the fewest recomputed layers that fit {budget / a:.4g} "
-            f"layers' worth: m = {want}, not {L}")
+    return (f"checkpointing all {L} layers in segments of about sqrt({L}) gives about the "
+            f"smallest peak, but the task is the fewest recomputed layers that fit "
+            f"{budget / a:.4g} activations: m = {want}, not {L}")
 
 
 EXERCISES = (
@@ -534,27 +559,30 @@ EXERCISES = (
         checker=CheckpointPlan(),
         hint="Judge every plan by its peak, the most activations alive at one time, and "
              "search the plans in order of recomputation: fewer checkpointed layers m "
-             "first. The first plan whose peak fits the budget is the answer.",
+             "first. The first plan whose peak fits the budget is the answer. The segments "
+             "sit at the input end: ask what is still alive when they are recomputed.",
         more_hints=(
-            "In layers' worth, checkpointing the first m of L layers in segments of k peaks "
-            "at the L - m plain outputs, plus one stored input per segment (ceil(m / k): a "
-            "shorter last segment needs one too), plus the k outputs alive while a segment "
-            "is recomputed. Multiply by a before comparing with the budget, which is in "
-            "bytes; with m = 0 the peak is L layers.",
+            "The reverse sweep meets the L - m plain layers first and frees each after its "
+            "last use, so the plain layers and the recomputations are never alive together. "
+            "In activations the peak is the larger of (L - m) + m / k (what the forward "
+            "sweep keeps: the plain outputs and one value per segment) and m / k + k (the "
+            "segment values while the last segment's k outputs are made again). Multiply "
+            "by a before comparing with the budget, which is in bytes; m = 0 costs L.",
             "Outline: if all L layers fit, return (0, 1); otherwise let m run upwards from "
-            "1 to L and, for each m, k from 1 to m; compute the peak in bytes (math.ceil "
-            "for the segment count) and return the first (m, k) within the budget. Check: "
-            "L = 16 with room for 10 layers gives m = 14, k = 4 (2 + 4 + 4).",
+            "1 to L and, for each m, k over the divisors of m; compute the peak in bytes as "
+            "the max of the two phases and return the first (m, k) within the budget. "
+            "Check: L = 16 with room for 10 activations gives m = 7, k = 7: "
+            "max(9 + 1, 1 + 7) = 10.",
         ),
         mistakes=(
+            Mistake("plain-kept-while-recomputing",
+                    lambda c: plan_outputs(c, model_plan(c["L"], c["a"], c["budget"],
+                                                         sum_peak)),
+                    explain_sum),
             Mistake("recomputed-segment-forgotten",
                     lambda c: plan_outputs(c, model_plan(c["L"], c["a"], c["budget"],
                                                          no_segment_peak)),
                     explain_no_segment),
-            Mistake("segments-floored",
-                    lambda c: plan_outputs(c, model_plan(c["L"], c["a"], c["budget"],
-                                                         floor_peak)),
-                    explain_floor),
             Mistake("peak-in-layers-not-bytes",
                     lambda c: plan_outputs(c, layers_plan(c)), explain_layers),
             Mistake("sqrt-rule-always",

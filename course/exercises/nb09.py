@@ -1,4 +1,5 @@
-"""Exercises of notebook 09: higher-order derivatives (Hessians, HVPs, Newton's method)."""
+"""Exercises of notebook 09: higher-order derivatives (Hessians, HVPs, Newton's method
+for a system of equations)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import numpy as np
 
 import adlab as ad
 from course.checkers import Checker, WrongOutput, number
-from course.exercise import NUMERIC, SYMBOLIC, Exercise, Mistake, everything_but
-from course.provided import Provided, scalar_function
+from course.exercise import Exercise, Mistake, everything_but
+from course.provided import Provided, scalar_function, square_system
 from course.result import fmt
 
 # ---------------------------------------------------------------------------------
@@ -75,6 +76,78 @@ class FunctionChecker(Checker):
 
 
 # ---------------------------------------------------------------------------------
+# Square systems F: R^n -> R^n, for Newton's method on F(x) = 0
+# ---------------------------------------------------------------------------------
+
+SYSTEMS = {
+    "circle-hyperbola": "F(x) = [x0**2 + x1**2 - {0}, x0*x1 - {1}]   (a circle and a hyperbola)",
+    "arm": ("F(x) = [{0}*cos(x0) + {1}*cos(x0 + x1) - {2}, {0}*sin(x0) + {1}*sin(x0 + x1) - {3}]"
+            "   (the joint angles of a two-link arm reaching ({2}, {3}))"),
+    "tanh": "F(x) = A @ x + tanh(B @ x) - b",
+    "cubic": "F(x) = A @ x + x**3 - b",
+}
+
+# square_system(case), like scalar_function(case), builds the case's function directly;
+# learner code gets it as provided_system(case).
+
+
+def provided_system(case: dict) -> Provided:
+    """The case's F, to hand to learner code: ``Provided("square_system", ...)``."""
+    spec = {k: case[k] for k in ("kind", "A", "B", "b")}
+    return Provided("square_system", spec, copy_input=True)
+
+
+def system_case(kind: str, x: Any, **more: Any) -> dict:
+    """A case of a named system (its parameters in ``b``) or a random one (A, B, b)."""
+    x = np.asarray(x, dtype=float)
+    n = len(x)
+    case = {"kind": kind, "n": n, "A": np.zeros((n, n)), "B": np.zeros((n, n)),
+            "b": np.zeros(n), "x": x}
+    case.update({k: np.asarray(v, dtype=float) for k, v in more.items()})
+    return case
+
+
+def random_system(rng: np.random.Generator, kind: str, n: int) -> dict:
+    if kind == "circle-hyperbola":  # x0^2 + x1^2 = r^2 meets x0 x1 = c when c <= r^2 / 2
+        r2 = number(rng, 2, 9)
+        return system_case(kind, number(rng, 0.3, 2.5, (2,)),
+                           b=[r2, number(rng, 0.3, r2 / 2)])
+    if kind == "arm":  # a reachable target; the elbow angle x1 away from 0 and pi
+        l1, l2 = number(rng, 0.6, 1.5), number(rng, 0.4, 1.2)
+        radius, angle = rng.uniform(abs(l1 - l2) + 0.2, l1 + l2 - 0.2), rng.uniform(-3, 3)
+        target = np.round(radius * np.array([np.cos(angle), np.sin(angle)]), 2)
+        return system_case(kind, [number(rng, -1.5, 1.5), number(rng, 0.5, 2.5)],
+                           b=[l1, l2, *target])
+    A = np.round(2 * np.eye(n) + number(rng, -1, 1, (n, n)), 2)
+    B = number(rng, -1.5, 1.5, (n, n)) if kind == "tanh" else np.zeros((n, n))
+    return system_case(kind, number(rng, -1.5, 1.5, (n,)), A=A, B=B,
+                       b=number(rng, -1, 1, (n,)))
+
+
+def describe_system(case: dict) -> str:
+    kind = case["kind"]
+    if kind in ("circle-hyperbola", "arm"):
+        return SYSTEMS[kind].format(*(fmt(p) for p in case["b"]))
+    text = SYSTEMS[kind] + f", A = {matrix(case['A'])}"
+    if kind == "tanh":
+        text += f", B = {matrix(case['B'])}"
+    return text + f", b = {fmt(case['b'])}"
+
+
+def matrix(M: Any) -> str:
+    """A matrix on one line, rows in brackets: [[4, 1], [0.5, 2]]."""
+    rows = np.atleast_2d(np.asarray(M, dtype=float))
+    return "[" + ", ".join("[" + ", ".join(fmt(v) for v in row) + "]" for row in rows) + "]"
+
+
+def root_parts(case: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x, F(x) and the Jacobian J(x) (row i: the partial derivatives of F_i) of a case."""
+    F = square_system(case)
+    x = np.asarray(case["x"], dtype=float)
+    return x, np.asarray(F(x), float), np.asarray(ad.jacfwd(F)(x), float)
+
+
+# ---------------------------------------------------------------------------------
 # The exercises
 # ---------------------------------------------------------------------------------
 
@@ -119,31 +192,40 @@ class Hvp(FunctionChecker):
         return {"Hv": np.asarray(H @ case["v"], float), "runs_of_f": np.asarray(1.0)}
 
 
-class NewtonStep(FunctionChecker):
-    r"""``newton_step(f, x)``: :math:`x - \nabla^2 f(x)^{-1}\,\nabla f(x)`."""
+class NewtonRoot(Checker):
+    r"""``newton_root_step(F, x)``: one Newton step for :math:`F(x) = 0`, :math:`F:\mathbb{R}^n
+    \to \mathbb{R}^n`, the point where F's first-order model at x vanishes,
+    :math:`x - J(x)^{-1} F(x)`.
 
-    kinds = ("bowl", "softplus", "bowl", "rosenbrock")
-    fixed = ({**function_case(np.random.default_rng(9), 2, "rosenbrock"),
-              "x": np.array([-1.2, 1.0])},)
+    The notebook works the minimisation step out (the second-order model of a scalar f);
+    the task asks for the same idea on a system of equations, whose model and linear
+    system it leaves to the learner. Cases are square systems with a Jacobian that is
+    well conditioned and not symmetric at x (so its transpose is told apart).
+    """
+
+    kinds = ("tanh", "arm", "cubic", "circle-hyperbola")
+    fixed = (system_case("circle-hyperbola", [2.0, 0.5], b=[4.0, 1.0]),
+             system_case("arm", [0.3, 1.2], b=[1.0, 0.8, 1.2, 0.9]))
 
     def random_case(self, rng, k):
-        n = (2, 3, 4, 3, 5)[k % 5]
         kind = self.kinds[k % len(self.kinds)]
-        case = function_case(rng, n, kind)
-        if kind == "rosenbrock":  # near the valley, where the Hessian is well conditioned
-            case["x"] = 1 + np.round(rng.uniform(-0.3, 0.3, n), 2)
-        return case
+        n = (2, 3, 4, 3, 5)[k % 5]
+        while True:
+            case = random_system(rng, kind, n)
+            F, J = root_parts(case)[1:]
+            if (np.linalg.cond(J) < 100 and np.abs(J - J.T).max() > 0.1
+                    and np.abs(F).max() > 0.05):
+                return case
 
     def call(self, fn, case, fname):
-        return {"x_new": fn(provided(case), np.array(case["x"], dtype=float))}
+        return {"x_new": fn(provided_system(case), np.array(case["x"], dtype=float))}
 
     def expected(self, case):
-        f, x = scalar_function(case), case["x"]
-        H, g = ad.hessian(f)(x), ad.grad(f)(x)
-        return {"x_new": np.asarray(x - np.linalg.solve(H, g), float)}
+        x, F, J = root_parts(case)
+        return {"x_new": np.asarray(x - np.linalg.solve(J, F), float)}
 
     def describe(self, case, fname):
-        return f"{fname}(f, x={fmt(case['x'])}) with {describe_function(case)}"
+        return f"{fname}(F, x={fmt(case['x'])}) with {describe_system(case)}"
 
 
 class SecondDerivative(FunctionChecker):
@@ -184,12 +266,6 @@ def slope(case: dict) -> float:
 
 def h_times(case: dict, u: Any) -> np.ndarray:
     return derivatives(case)[1] @ np.asarray(u, dtype=float)
-
-
-def newton_d(case: dict) -> np.ndarray:
-    """d = H^{-1} g at the case's x; the Newton point is x - d."""
-    g, H = derivatives(case)
-    return np.linalg.solve(H, g)
 
 
 def explain_first_derivative(case: dict) -> str:
@@ -266,32 +342,84 @@ def explain_two_runs(case: dict) -> str:
             "gradient of the directional derivative along v gets H v from a single run")
 
 
-def explain_uphill(case: dict) -> str:
-    x, d = np.asarray(case["x"], float), newton_d(case)
-    return (f"you added the step: x + H^-1 g = {fmt(x + d)}. Newton's step solves H d = -g, "
-            f"so the new point is x - H^-1 g = {fmt(x - d)}; the other sign goes uphill")
+def root_step(case: dict) -> np.ndarray:
+    """The Newton step d at the case's x: J d = -F(x); the new point is x + d."""
+    _, F, J = root_parts(case)
+    return np.linalg.solve(J, -F)
 
 
-def explain_gradient_step(case: dict) -> str:
+def root_point(case: dict) -> np.ndarray:
+    return np.asarray(case["x"], float) + root_step(case)
+
+
+def transposed_point(case: dict) -> np.ndarray:
+    x, F, J = root_parts(case)
+    return x - np.linalg.solve(J.T, F)
+
+
+def norm_newton_point(case: dict) -> np.ndarray:
+    """The minimisation step on phi = |F|^2 / 2, with phi's full Hessian."""
+    F = square_system(case)
+    phi = lambda y: ad.sum(F(y) ** 2) / 2
     x = np.asarray(case["x"], float)
-    g = derivatives(case)[0]
-    return (f"a gradient-descent step of size 1 lands on x - g = {fmt(x - g)}; Newton's "
-            f"method rescales g = {fmt(g)} by the inverse Hessian: x - H^-1 g = "
-            f"{fmt(x - newton_d(case))}")
+    g, H = np.asarray(ad.grad(phi)(x), float), np.asarray(ad.hessian(phi)(x), float)
+    return x - np.linalg.solve(H, g)
 
 
-def explain_not_inverted(case: dict) -> str:
-    x = np.asarray(case["x"], float)
-    g, H = derivatives(case)
-    return (f"you multiplied g by H, x - H g = {fmt(x - H @ g)}; Newton's method divides by "
-            f"the curvature: solve H d = g, d = {fmt(newton_d(case))}, and return x - d = "
-            f"{fmt(x - newton_d(case))}")
+def diagonal_point(case: dict) -> np.ndarray:
+    x, F, J = root_parts(case)
+    return x - F / np.diag(J)
 
 
-def explain_step_only(case: dict) -> str:
-    x, d = np.asarray(case["x"], float), newton_d(case)
-    return (f"you returned the step -H^-1 g = {fmt(-d)} itself; the new point is x plus "
-            f"that step, {fmt(x)} + {fmt(-d)} = {fmt(x - d)}")
+def explain_transposed(case: dict) -> str:
+    _, _, J = root_parts(case)
+    return (f"you solved with the transpose of the Jacobian, J^T = {matrix(J.T)}, and landed "
+            f"on {fmt(transposed_point(case))}. Row i of J = {matrix(J)} holds the partial "
+            "derivatives of F_i (outputs are rows, inputs columns, as ad.jacfwd and "
+            "ad.jacrev return it): the model of output i is F_i(x) + (row i of J) . d. With "
+            f"J itself the Newton point is {fmt(root_point(case))}")
+
+
+def explain_root_uphill(case: dict) -> str:
+    x, F, _ = root_parts(case)
+    d = root_step(case)
+    return (f"you moved the wrong way, to x - d = {fmt(x - d)}: the step d = {fmt(d)} is the "
+            f"one that makes the model F(x) + J d zero, with F(x) = {fmt(F)}, so it is "
+            f"added: x + d = {fmt(x + d)}. The other sign doubles F's value instead of "
+            "cancelling it")
+
+
+def explain_norm_newton(case: dict) -> str:
+    _, F, J = root_parts(case)
+    return (f"that is the minimisation step of section 4 applied to |F|^2 / 2: "
+            f"{fmt(norm_newton_point(case))}. Its Hessian, J^T J plus F_i(x) times the Hessian "
+            f"of F_i summed over i, brings in F's second derivatives (here F(x) = {fmt(F)} is "
+            "not zero), so its model is not F's. A root needs only F's own first-order model, "
+            "built from the "
+            f"Jacobian J = {matrix(J)}; it vanishes at {fmt(root_point(case))}")
+
+
+def explain_diagonal(case: dict) -> str:
+    _, F, J = root_parts(case)
+    return (f"you divided F(x) = {fmt(F)} by the diagonal of the Jacobian, {fmt(np.diag(J))}, "
+            f"equation by equation, and landed on {fmt(diagonal_point(case))}: that is the "
+            "one-variable step x - f / f' for each equation alone. Every F_i depends on "
+            f"every x_j (J = {matrix(J)} is not diagonal), so the step comes from one linear "
+            f"system with the whole J: {fmt(root_point(case))}")
+
+
+def explain_not_solved(case: dict) -> str:
+    x, F, J = root_parts(case)
+    return (f"you multiplied F(x) = {fmt(F)} by the Jacobian, x - J F(x) = {fmt(x - J @ F)}: "
+            "Newton's step divides by the slope, it does not multiply by it. Solve a linear "
+            f"system with J = {matrix(J)} instead, which gives the step {fmt(root_step(case))} "
+            f"and the point {fmt(root_point(case))}")
+
+
+def explain_root_step_only(case: dict) -> str:
+    x, d = np.asarray(case["x"], float), root_step(case)
+    return (f"you returned the step d = {fmt(d)} itself; the new point is x plus that step, "
+            f"{fmt(x)} + {fmt(d)} = {fmt(x + d)}")
 
 
 EXERCISES = (
@@ -364,35 +492,43 @@ EXERCISES = (
         ),
     ),
     Exercise(
-        id="09.newton_step", notebook="09_higher_order", points=2,
-        name="newton_step", title="One step of Newton's method",
-        off=NUMERIC + SYMBOLIC,
-        checker=NewtonStep(),
-        hint="Newton's method replaces f near x by its second-order Taylor model, built "
-             "from the gradient g and the Hessian H at x (adlab gives both), and jumps to "
-             "the point where that model is smallest.",
+        id="09.newton_root", notebook="09_higher_order", points=2,
+        name="newton_root_step", title="Newton's method for a system of equations",
+        off=everything_but("ad.jvp", "ad.vjp", "ad.grad", "ad.value_and_grad", "ad.jacfwd",
+                           "ad.jacrev", "Var.backward"),
+        checker=NewtonRoot(),
+        hint="Newton's idea again: near x, replace F by its Taylor model and jump to the "
+             "point where the MODEL does what you want. Here the model must be zero, not "
+             "smallest, and F is a vector, not a scalar to minimise: which order of Taylor "
+             "model is enough, and which derivative of F does it need? adlab computes that "
+             "derivative (it is a matrix).",
         more_hints=(
-            "The model's gradient g + H d vanishes for the step d that solves H d = -g; the "
-            "new point is x + d = x - H^-1 g. Solve the linear system (np.linalg.solve) "
-            "instead of forming the inverse, and divide by the curvature: multiplying by H "
-            "is not the same.",
-            "Outline: the gradient and the Hessian of f at x from adlab; the step from one "
-            "linear solve; return the new POINT, x plus the step (not the step alone). "
-            "Moving along +H^-1 g goes uphill, and subtracting g alone is a gradient step. "
-            "Check: from (-1.2, 1) on Rosenbrock the step lands on (-1.175281, 1.380674).",
+            "The first-order model is F(x + d) = F(x) + J d, with J the Jacobian of F at x "
+            "(J[i, j] = dF_i / dx_j: ad.jacfwd or ad.jacrev of F). It vanishes for the d "
+            "that solves the n x n system J d = -F(x): use np.linalg.solve with J itself "
+            "(not its transpose, not its diagonal), and move to x + d.",
+            "Outline: F's value at x; F's Jacobian at x from adlab; one linear solve for "
+            "the step; return the new POINT, x plus the step. No second derivatives are "
+            "needed: the minimisation step on |F|^2 / 2 brings them in and lands "
+            "elsewhere. Check: for the circle x0^2 + x1^2 = 4 and the hyperbola x0 x1 = 1 "
+            "from (2, 0.5), the step lands on (1.933333, 0.516667).",
         ),
         mistakes=(
-            Mistake("newton-uphill",
-                    lambda c: {"x_new": np.asarray(c["x"], float) + newton_d(c)},
-                    explain_uphill),
-            Mistake("gradient-step",
-                    lambda c: {"x_new": np.asarray(c["x"], float) - derivatives(c)[0]},
-                    explain_gradient_step),
-            Mistake("hessian-not-inverted",
-                    lambda c: {"x_new": np.asarray(c["x"], float)
-                               - derivatives(c)[1] @ derivatives(c)[0]},
-                    explain_not_inverted),
-            Mistake("step-without-x", lambda c: {"x_new": -newton_d(c)}, explain_step_only),
+            Mistake("transposed-jacobian", lambda c: {"x_new": transposed_point(c)},
+                    explain_transposed),
+            Mistake("root-step-uphill",
+                    lambda c: {"x_new": np.asarray(c["x"], float) - root_step(c)},
+                    explain_root_uphill),
+            Mistake("minimised-norm", lambda c: {"x_new": norm_newton_point(c)},
+                    explain_norm_newton),
+            Mistake("jacobian-diagonal-only", lambda c: {"x_new": diagonal_point(c)},
+                    explain_diagonal),
+            Mistake("jacobian-not-solved",
+                    lambda c: {"x_new": root_parts(c)[0]
+                               - root_parts(c)[2] @ root_parts(c)[1]},
+                    explain_not_solved),
+            Mistake("step-without-x", lambda c: {"x_new": root_step(c)},
+                    explain_root_step_only),
         ),
     ),
 )
