@@ -191,15 +191,22 @@ def _where(e: BaseException) -> str:
 # ---------------------------------------------------------------------------------
 
 def known_mistake(exercise: Exercise, case: dict, have: dict) -> Mistake | None:
-    """The first of the exercise's known mistakes whose outputs the answer matches."""
+    """The first of the exercise's known mistakes whose outputs the answer matches (for a
+    mistake with versions, the version matched is written into ``case["variant"]``, on
+    the caller's copy of the case: explain the mistake with that copy)."""
     for mistake in exercise.mistakes:
         try:
-            wrong = {name: np.asarray(v, dtype=float)
-                     for name, v in mistake.wrong(copy.deepcopy(case)).items()}
+            made = mistake.wrong(copy.deepcopy(case))
+            versions = made if isinstance(made, list) else [made]
+            versions = [{name: np.asarray(v, dtype=float) for name, v in outputs.items()}
+                        for outputs in versions]
         except Exception:  # a mistake that does not apply to this case
             continue
-        if compare(wrong, have, exercise.checker.rtol, exercise.checker.atol) is None:
-            return mistake
+        for i, wrong in enumerate(versions):
+            if compare(wrong, have, exercise.checker.rtol, exercise.checker.atol) is None:
+                if isinstance(made, list):
+                    case["variant"] = i
+                return mistake
     return None
 
 
@@ -258,9 +265,10 @@ def judge(exercise: Exercise, cases: list, run: Run, timeout: float,
         want = expected_of(k)
         why = compare(want, have, exercise.checker.rtol, exercise.checker.atol)
         if why:
-            mistake = known_mistake(exercise, cases[k], have)
+            case = dict(cases[k])
+            mistake = known_mistake(exercise, case, have)
             if mistake is not None:
-                return result(FAILED, _explain(mistake, cases[k]), k, expected=show(want),
+                return result(FAILED, _explain(mistake, case), k, expected=show(want),
                               got=show(have), misconception=mistake.code)
             return result(FAILED, f"{why}.", k, expected=show(want), got=show(have))
     else:

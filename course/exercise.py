@@ -37,7 +37,10 @@ class Mistake:
     ``wrong(case)`` computes the outputs this mistake produces on a case (in the grading
     process, like the expected outputs); when a failing answer matches them, the feedback
     is ``explain(case)``, which names the mistake with the case's numbers, and the result
-    carries ``code`` (a short stable id a class dashboard can count).
+    carries ``code`` (a short stable id a class dashboard can count). A mistake that
+    comes in several versions (a step that is too small: 1e-13, 1e-14, ...) returns a
+    list of outputs, one per version; ``explain`` then finds the index of the version
+    the answer matched in ``case["variant"]``.
     """
 
     code: str

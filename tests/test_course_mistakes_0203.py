@@ -142,8 +142,7 @@ def fd_difference_reversed(f, x):
     return np.array(grad)
 
 
-def fd_tiny_step(f, x):
-    h = 1e-15
+def fd_tiny_step(f, x, h=1e-15):
     x = np.array(x, dtype=float)
     base = f(x)
     grad = np.zeros(len(x))
@@ -269,6 +268,8 @@ LEARNERS = [
      ["x = [2, 3]", "[-2.58385, -2]", "[2.58385, 2]"]),
     ("02.fd_gradient", "step-too-small", fd_tiny_step,
      ["h = 1e-15", "x = [2, 3]", "[1.77636, 1.77636]", "[2.58385, 2]"]),
+    ("02.fd_gradient", "step-too-small", lambda f, x: fd_tiny_step(f, x, h=1e-13),
+     ["h = 1e-13", "x = [2, 3]", "[2.5846, 1.9984]"]),
     ("02.fd_gradient", "x-not-copied", fd_no_copy,
      ["x = [2, 3]", "[2.58385, 4.58385]", "[2.58385, 2]"]),
     ("03.sin_tangent", "seed-dropped", sin_seed_dropped,
@@ -341,10 +342,11 @@ def test_the_mistakes_run_on_every_grading_case(exercise_id):
     for case in exercise.checker.cases(exercise.rng("grade"), catalog.GRADE_CASES):
         expected = exercise.checker.expected(case)
         for mistake in exercise.mistakes:
-            wrong = mistake.wrong(dict(case))
-            assert set(wrong) == set(expected), mistake.code
-            assert all(np.shape(wrong[k]) == np.shape(expected[k]) for k in expected)
-            assert isinstance(mistake.explain(dict(case)), str)
+            made = mistake.wrong(dict(case))
+            for variant, wrong in enumerate(made if isinstance(made, list) else [made]):
+                assert set(wrong) == set(expected), mistake.code
+                assert all(np.shape(wrong[k]) == np.shape(expected[k]) for k in expected)
+                assert isinstance(mistake.explain({**case, "variant": variant}), str)
 
 
 # -- right answers still pass: the source notebooks' solutions ------------------------

@@ -559,6 +559,13 @@ def _fd_outputs(gradient: np.ndarray, evaluations: int) -> dict:
 
 
 TINY_STEP = 1e-15
+#: steps so small that round-off swamps the forward quotient: the versions of the mistake
+TINY_STEPS = (1e-12, 1e-13, 1e-14, TINY_STEP, 1e-16)
+
+
+def _tiny(c: dict) -> float:
+    """The too-small step the answer matched (see Mistake: a mistake with versions)."""
+    return TINY_STEPS[c.get("variant", TINY_STEPS.index(TINY_STEP))]
 
 
 def _fd_at(case: dict) -> str:
@@ -582,11 +589,11 @@ FD_MISTAKES = (
                    f"{fmt(forward_gradient(*_fd_case(c)[:2]))}")),
     Mistake(
         "step-too-small",
-        lambda c: _fd_outputs(forward_gradient(*_fd_case(c)[:2], h=TINY_STEP),
-                              _fd_case(c)[2] + 1),
-        lambda c: (f"with h = {TINY_STEP:g} the change of f is mostly round-off (about "
+        lambda c: [_fd_outputs(forward_gradient(*_fd_case(c)[:2], h=h), _fd_case(c)[2] + 1)
+                   for h in TINY_STEPS],
+        lambda c: (f"with h = {_tiny(c):g} the change of f is mostly round-off (about "
                    f"eps |f| / h): {_fd_at(c)} that gives "
-                   f"{fmt(forward_gradient(*_fd_case(c)[:2], h=TINY_STEP))}, while "
+                   f"{fmt(forward_gradient(*_fd_case(c)[:2], h=_tiny(c)))}, while "
                    f"h = numeric.FORWARD_STEP gives {fmt(forward_gradient(*_fd_case(c)[:2]))}")),
     Mistake(
         "x-not-copied",
