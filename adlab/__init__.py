@@ -21,13 +21,25 @@ its rules), :mod:`adlab.dispatch` (Python operators and NumPy on adlab values),
 step-size errors) and :mod:`adlab.check` (gradient checks), :mod:`adlab.symbolic`
 (symbolic differentiation and expression swell), :mod:`adlab.static` (static graphs:
 replay, gradient graphs, code) and :mod:`adlab.guards` (control flow in a static graph),
-:mod:`adlab.memory` (what reverse mode stores, checkpointing), :mod:`adlab.losses`,
-:mod:`adlab.nn`, :mod:`adlab.optim`, :mod:`adlab.training` and :mod:`adlab.datasets`
-(losses, networks, optimizers, the training loop, the digits), :mod:`adlab.backprop` (an
-MLP's backward pass by hand). :mod:`adlab.fmt` writes every number adlab shows.
+:mod:`adlab.memory` (what reverse mode stores, checkpointing), :mod:`adlab.counting` and
+:mod:`adlab.measure` (operations counted, times and plots of what a derivative costs),
+:mod:`adlab.losses`, :mod:`adlab.nn`, :mod:`adlab.optim`, :mod:`adlab.training` and
+:mod:`adlab.datasets` (losses, networks, optimizers, the training loop, the digits),
+:mod:`adlab.backprop` (an MLP's backward pass by hand). :mod:`adlab.fmt` writes every number
+adlab shows.
 """
 
-from adlab import backprop, datasets, dispatch, nn, numeric, ops, optim, symbolic  # noqa: F401
+from adlab import (  # noqa: F401
+    backprop,
+    datasets,
+    dispatch,
+    measure,
+    nn,
+    numeric,
+    ops,
+    optim,
+    symbolic,
+)
 from adlab.check import GradientCheckError, check_grads
 from adlab.core import AdlabError, Box, ConversionError, ShapeError
 from adlab.counting import WorkCount, count_work
@@ -47,5 +59,5 @@ __all__ = ops.__all__ + [
     "GradientCheckError", "checkpoint", "saved_memory", "SavedMemory", "AdlabError",
     "ConversionError",
     "ShapeError", "Box", "nn", "optim", "datasets", "backprop",
-    "numeric", "symbolic", "Guard", "GuardError", "count_work", "WorkCount",
+    "numeric", "symbolic", "Guard", "GuardError", "count_work", "WorkCount", "measure",
 ]

@@ -85,7 +85,9 @@ def check(exercise_id: str, obj: Any = MISSING_OBJECT, *, timeout: float | None 
         if result.status == TIMED_OUT and sandbox.HAS_FORK:
             result.message += " The kernel is still usable."
         if record and result.status in RECORDED:
-            result.notes += store.record_attempt(exercise.id, result.passed, result.score)
+            result.notes += store.record_attempt(
+                exercise.id, result.passed, result.score, notebook=exercise.notebook,
+                misconception=getattr(result, "misconception", "") or "")
         return result
     except Exception as e:  # a bug of ours must not break the learner's notebook either
         return CheckResult(str(exercise_id), "internal error", ERROR, 0, 0,

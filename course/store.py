@@ -5,8 +5,17 @@ else ``~/.local/share/adlab/progress.sqlite3``); ``$ADLAB_COURSE_DB`` overrides 
 path (the tests always do). Rows hold plain columns only (exercise, passed, score,
 time, course version): nothing is pickled or evaluated, ever.
 
-Several kernels may write at once: the database runs in WAL mode with a busy timeout,
-and each write is one short transaction, so none is lost. A damaged store (a SQLite
+Each attempt has a unique id (``uid``, a random UUID made when it is recorded), the
+notebook and the misconception code that ``check`` matched (empty when none), and
+whether it has been sent to a class service (``sent``; see :mod:`course.hub`), so the
+rows of a class can be gathered without duplicates: the id makes sending idempotent.
+
+Several kernels may write at once: each write is one short transaction with a busy
+timeout, so none is lost. The journal suits where the file lives: WAL (readers and a
+writer at once) on a local disk; on a network filesystem (NFS, SMB/CIFS, Lustre, ...,
+where many hubs keep home folders) SQLite's WAL does not work, so the store keeps the
+rollback journal there. ``$ADLAB_COURSE_JOURNAL`` (``wal``, ``delete`` or ``auto``,
+the default) overrides the choice. A damaged store (a SQLite
 file that cannot be read, or a truncated or zeroed one) is moved aside
 (``progress.sqlite3.corrupt-<time>``) with a message saying where, and a fresh store is
 started. A path that is not ours is refused and never touched: a folder, another
@@ -21,6 +30,7 @@ import contextlib
 import os
 import sqlite3
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -31,18 +41,32 @@ from adlab import __version__ as VERSION
 
 T = TypeVar("T")
 DB_VARIABLE = "ADLAB_COURSE_DB"
+JOURNAL_VARIABLE = "ADLAB_COURSE_JOURNAL"
+#: filesystems on which SQLite's WAL mode does not work (shared memory across machines)
+NETWORK_FILESYSTEMS = frozenset({
+    "nfs", "nfs4", "cifs", "smb", "smb2", "smbfs", "smb3", "afs", "ncpfs", "lustre",
+    "gpfs", "ceph", "glusterfs", "fuse.glusterfs", "fuse.sshfs", "fuse.s3fs", "9p",
+    "beegfs", "panfs", "davfs", "fuse.rclone", "fuse.gcsfuse"})
 APPLICATION_ID = 0x61644C62  # "adLb" in the file header: this file is a progress store
 SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database
 BUSY_SECONDS = 30.0
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS attempts (
-    id       INTEGER PRIMARY KEY,
-    exercise TEXT    NOT NULL,
-    passed   INTEGER NOT NULL,
-    score    REAL    NOT NULL,
-    time     TEXT    NOT NULL,
-    version  TEXT    NOT NULL
+    id            INTEGER PRIMARY KEY,
+    exercise      TEXT    NOT NULL,
+    passed        INTEGER NOT NULL,
+    score         REAL    NOT NULL,
+    time          TEXT    NOT NULL,
+    version       TEXT    NOT NULL,
+    uid           TEXT,
+    notebook      TEXT    NOT NULL DEFAULT '',
+    misconception TEXT    NOT NULL DEFAULT '',
+    sent          INTEGER NOT NULL DEFAULT 0
 )"""
+#: columns added since the first stores: (name, declaration), added to older files
+ADDED_COLUMNS = (("uid", "TEXT"), ("notebook", "TEXT NOT NULL DEFAULT ''"),
+                 ("misconception", "TEXT NOT NULL DEFAULT ''"),
+                 ("sent", "INTEGER NOT NULL DEFAULT 0"))
 
 
 class StoreError(Exception):
@@ -57,6 +81,38 @@ def default_path() -> Path:
     return Path(base) / "adlab" / "progress.sqlite3"
 
 
+def journal_mode(path: Path) -> str:
+    """``"wal"`` for a store on a local disk, ``"delete"`` (SQLite's rollback journal) on
+    a network filesystem, where WAL does not work; ``$ADLAB_COURSE_JOURNAL`` decides
+    when set to ``wal`` or ``delete``."""
+    choice = os.environ.get(JOURNAL_VARIABLE, "auto").strip().lower()
+    if choice in ("wal", "delete"):
+        return choice
+    if choice not in ("", "auto"):
+        raise StoreError(f"{JOURNAL_VARIABLE} is {choice!r}; use wal, delete or auto")
+    return "delete" if filesystem_type(path) in NETWORK_FILESYSTEMS else "wal"
+
+
+def filesystem_type(path: Path, mounts: str = "/proc/self/mounts") -> str:
+    """The type of the filesystem ``path`` lives on (``"ext4"``, ``"nfs4"``, ...), from the
+    longest mount point that holds it; ``""`` where that cannot be read."""
+    try:
+        with open(mounts, encoding="utf-8", errors="replace") as handle:
+            table = [line.split() for line in handle]
+    except OSError:
+        return ""
+    target_text = os.path.realpath(path)  # symbolic links of the existing part followed
+    best, kind = -1, ""
+    for fields in table:
+        if len(fields) < 3:
+            continue
+        point = fields[1].replace("\\040", " ")
+        inside = target_text == point or target_text.startswith(point.rstrip("/") + "/")
+        if inside and len(point) > best:
+            best, kind = len(point), fields[2]
+    return kind
+
+
 @dataclass(frozen=True)
 class Attempt:
     exercise: str
@@ -64,6 +120,10 @@ class Attempt:
     score: float
     time: str      # ISO 8601, UTC
     version: str
+    uid: str = ""           # unique: sending an attempt twice is recognised
+    notebook: str = ""      # the notebook's stem, e.g. "03_forward_mode"
+    misconception: str = ""  # the code of the known mistake check matched, "" if none
+    sent: bool = False      # received by the class service (see course.hub)
 
 
 @dataclass(frozen=True)
@@ -87,23 +147,45 @@ class ProgressStore:
 
     # -- public ----------------------------------------------------------------------
 
-    def record(self, exercise: str, passed: bool, score: float,
-               version: str = VERSION) -> None:
-        """Add one attempt."""
-        when = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        row = (str(exercise), int(bool(passed)), float(score), when, str(version))
+    def record(self, exercise: str, passed: bool, score: float, version: str = VERSION,
+               notebook: str = "", misconception: str = "") -> Attempt:
+        """Add one attempt; return it (with its new unique id)."""
+        attempt = Attempt(str(exercise), bool(passed), float(score),
+                          datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                          str(version), uuid.uuid4().hex, str(notebook or ""),
+                          str(misconception or ""))
+        row = (attempt.exercise, int(attempt.passed), attempt.score, attempt.time,
+               attempt.version, attempt.uid, attempt.notebook, attempt.misconception)
         self._run(lambda con: con.execute(
-            "INSERT INTO attempts (exercise, passed, score, time, version) "
-            "VALUES (?, ?, ?, ?, ?)", row))
+            "INSERT INTO attempts (exercise, passed, score, time, version, uid, notebook, "
+            "misconception) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row))
+        return attempt
 
-    def attempts(self, exercise: str | None = None) -> list[Attempt]:
-        """All attempts (of one exercise, if given), oldest first."""
-        query = "SELECT exercise, passed, score, time, version FROM attempts"
-        args: tuple = ()
+    def attempts(self, exercise: str | None = None, unsent: bool = False) -> list[Attempt]:
+        """All attempts (of one exercise, if given; only those not yet sent to the class
+        service, with ``unsent``), oldest first."""
+        query = ("SELECT exercise, passed, score, time, version, uid, notebook, misconception,"
+                 " sent FROM attempts")
+        where, args = [], []
         if exercise is not None:
-            query, args = query + " WHERE exercise = ?", (exercise,)
+            where.append("exercise = ?")
+            args.append(exercise)
+        if unsent:
+            where.append("sent = 0")
+        if where:
+            query += " WHERE " + " AND ".join(where)
         rows = self._run(lambda con: con.execute(query + " ORDER BY id", args).fetchall())
-        return [Attempt(e, bool(p), float(s), t, v) for e, p, s, t, v in rows]
+        return [Attempt(e, bool(p), float(s), t, v, u or "", n or "", m or "", bool(sent))
+                for e, p, s, t, v, u, n, m, sent in rows]
+
+    def mark_sent(self, uids: list[str]) -> int:
+        """Mark the attempts with these ids as received by the class service."""
+        uids = [str(u) for u in uids]
+        if not uids:
+            return 0
+        marks = ", ".join("?" * len(uids))
+        return self._run(lambda con: con.execute(
+            f"UPDATE attempts SET sent = 1 WHERE uid IN ({marks})", uids).rowcount)
 
     def summary(self) -> dict[str, Summary]:
         """Per exercise: best score, passed at least once, number of attempts."""
@@ -159,6 +241,7 @@ class ProgressStore:
             app = con.execute("PRAGMA application_id").fetchone()[0]
             if app != APPLICATION_ID:
                 self._create(con, app)
+            self._upgrade(con)
             return con
         except BaseException:
             con.close()
@@ -181,13 +264,43 @@ class ProgressStore:
         except BaseException:
             con.execute("ROLLBACK")
             raise
-        # WAL lets readers and one writer work at once; the setting stays in the file
+
+    def _upgrade(self, con: sqlite3.Connection) -> None:
+        """Bring a store up to date: the columns added since it was made (older attempts
+        get their unique ids now), and the journal that suits where the file lives."""
+        have = {row[1] for row in con.execute("PRAGMA table_info(attempts)")}
+        missing = [(name, decl) for name, decl in ADDED_COLUMNS if name not in have]
+        if missing or con.execute(
+                "SELECT 1 FROM attempts WHERE uid IS NULL LIMIT 1").fetchone():
+            con.execute("BEGIN IMMEDIATE")  # one upgrader at a time; the others wait
+            try:
+                have = {row[1] for row in con.execute("PRAGMA table_info(attempts)")}
+                for name, decl in ADDED_COLUMNS:
+                    if name not in have:
+                        con.execute(f"ALTER TABLE attempts ADD COLUMN {name} {decl}")
+                for (rowid,) in con.execute(
+                        "SELECT id FROM attempts WHERE uid IS NULL").fetchall():
+                    con.execute("UPDATE attempts SET uid = ? WHERE id = ?",
+                                (uuid.uuid4().hex, rowid))
+                con.execute("CREATE UNIQUE INDEX IF NOT EXISTS attempts_uid ON attempts (uid)")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        # WAL lets readers and one writer work at once on a local disk; on a network
+        # filesystem it does not work, and the rollback journal is used. The setting
+        # stays in the file; a change waits for other connections to let go.
+        wanted = journal_mode(self.path)
+        if con.execute("PRAGMA journal_mode").fetchone()[0].lower() == wanted:
+            return
         for _ in range(100):
             try:
-                con.execute("PRAGMA journal_mode = WAL")
-                break
+                if con.execute(f"PRAGMA journal_mode = {wanted.upper()}").fetchone()[0] \
+                        .lower() == wanted:
+                    return
             except sqlite3.OperationalError:  # another process holds a lock: retry
-                time.sleep(0.05)
+                pass
+            time.sleep(0.05)
 
     def _recover(self, error: Exception) -> sqlite3.Connection:
         self._refuse_if_not_ours()  # before the lock: a folder gets no lock file beside it
@@ -336,11 +449,12 @@ def _file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def record_attempt(exercise: str, passed: bool, score: float) -> list[str]:
+def record_attempt(exercise: str, passed: bool, score: float, notebook: str = "",
+                   misconception: str = "") -> list[str]:
     """Record an attempt in the default store; return one-line notes, never raise."""
     try:
         store = ProgressStore()
-        store.record(exercise, passed, score)
+        store.record(exercise, passed, score, notebook=notebook, misconception=misconception)
         return store.warnings
     except Exception as e:
         return [f"progress not saved: {e}"]

@@ -122,3 +122,29 @@ def test_counting_changes_no_rule_of_any_primitive(name, seed):
             assert b is None
         else:
             assert np.shape(a) == np.shape(b) and np.allclose(a, b, equal_nan=True), name
+
+
+def test_an_mlp_layer_counts_as_by_hand():
+    # loss(W, b) = sum(tanh(x @ W + b)) for a batch x (4 x 3), W (3 x 2), b (2,): the run
+    # is 4 operations (matmul, add, tanh, sum) and 72 flops (48 for the matmul, 8 each).
+    x = np.linspace(-1, 1, 12).reshape(4, 3)
+    W, b = np.linspace(-0.5, 0.5, 6).reshape(3, 2), np.array([0.1, -0.2])
+
+    def loss(W, b):
+        return ad.sum(ad.tanh(x @ W + b))
+
+    run, _ = counted(lambda: loss(ad.Var(W), ad.Var(b)))
+    assert (run.operations, run.flops) == (4, 72)
+    # JVP in the direction (T, t): x @ T (1), the sum's tangent x @ T + t (1), the tanh
+    # rule t * (1 - y * y) (3), the sum's tangent (1): 6 in the rules
+    T, t = np.ones((3, 2)), np.ones(2)
+    work, (_, tangent) = counted(lambda: ad.jvp(loss, (W, b), (T, t)))
+    assert (work.operations, work.rule_operations) == (10, 6)
+    assert np.isclose(tangent, ad.grad(loss, argnums=(0, 1))(W, b)[0].sum()
+                      + ad.grad(loss, argnums=(0, 1))(W, b)[1].sum())
+    # VJP: the sum's rule broadcasts the seed (reshape, broadcast_to: 2, no flops), the
+    # tanh rule (3, 24 flops), b's adjoint summed over the batch (1, 8 flops), W's adjoint
+    # x^T @ g (transpose and matmul: 2, 48 flops): 8 in the rules, 80 flops
+    work, _ = counted(lambda: ad.grad(loss, argnums=(0, 1))(W, b))
+    assert (work.operations, work.rule_operations) == (12, 8)
+    assert work.flops == 72 + 80

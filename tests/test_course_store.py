@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from course import catalog, check, cli, progress
+from course import store as store_module
 from course.store import ProgressStore, StoreError, default_path
 
 TOTAL = sum(e.points for e in catalog.EXERCISES)  # every exercise of the course
@@ -39,7 +40,9 @@ def test_attempts_are_plain_rows(private_store):
     con = sqlite3.connect(private_store)
     columns = [(r[1], r[2]) for r in con.execute("PRAGMA table_info(attempts)")]
     assert columns == [("id", "INTEGER"), ("exercise", "TEXT"), ("passed", "INTEGER"),
-                       ("score", "REAL"), ("time", "TEXT"), ("version", "TEXT")]
+                       ("score", "REAL"), ("time", "TEXT"), ("version", "TEXT"),
+                       ("uid", "TEXT"), ("notebook", "TEXT"), ("misconception", "TEXT"),
+                       ("sent", "INTEGER")]
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     con.close()
     assert store.reset("03.sin_tangent") == 2 and store.reset() == 1
@@ -201,3 +204,95 @@ def test_course_status_and_reset(capsys):
     assert cli.main(["reset"]) == 0
     assert "cleared all 1 attempt" in capsys.readouterr().out
     assert ProgressStore().attempts() == []
+
+
+# -- attempts a class can gather: unique ids, notebook, misconception, sent --------------
+
+def test_each_attempt_has_a_unique_id_its_notebook_and_misconception(private_store):
+    store = ProgressStore()
+    a = store.record("04.div_vjp", False, 0, notebook="04_reverse_mode",
+                     misconception="y-bar-sign")
+    b = store.record("04.div_vjp", True, 2, notebook="04_reverse_mode")
+    assert len(a.uid) == 32 and a.uid != b.uid
+    rows = store.attempts("04.div_vjp")
+    assert [(r.uid, r.notebook, r.misconception, r.sent) for r in rows] == [
+        (a.uid, "04_reverse_mode", "y-bar-sign", False),
+        (b.uid, "04_reverse_mode", "", False)]
+    assert store.mark_sent([a.uid]) == 1 and store.mark_sent([]) == 0
+    assert [r.uid for r in store.attempts(unsent=True)] == [b.uid]
+
+
+def test_check_records_the_notebook_and_the_misconception_it_named(private_store):
+    swapped = lambda g, x, y: (g * y, g * x)  # noqa: E731 - the product's rule, pasted
+    result = check("04.div_vjp", swapped)
+    assert result.misconception == "product-rule-pasted"
+    (attempt,) = ProgressStore().attempts("04.div_vjp")
+    assert (attempt.notebook, attempt.misconception) == ("04_reverse_mode",
+                                                        "product-rule-pasted")
+    check("04.div_vjp", lambda g, x, y: (g / y, -g * x / y ** 2))
+    assert ProgressStore().attempts("04.div_vjp")[-1].misconception == ""
+
+
+def test_a_store_of_the_first_schema_is_upgraded_without_losing_a_row(private_store):
+    private_store.parent.mkdir(parents=True)
+    con = sqlite3.connect(private_store)
+    con.execute("CREATE TABLE attempts (id INTEGER PRIMARY KEY, exercise TEXT NOT NULL, "
+                "passed INTEGER NOT NULL, score REAL NOT NULL, time TEXT NOT NULL, "
+                "version TEXT NOT NULL)")
+    con.executemany("INSERT INTO attempts (exercise, passed, score, time, version) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [("03.sin_tangent", 0, 0.0, "2026-01-01T00:00:00+00:00", "0.1.0"),
+                     ("03.sin_tangent", 1, 2.0, "2026-01-02T00:00:00+00:00", "0.1.0")])
+    con.execute(f"PRAGMA application_id = {store_module.APPLICATION_ID}")
+    con.commit()
+    con.close()
+    rows = ProgressStore().attempts()
+    assert [(r.exercise, r.passed, r.score) for r in rows] == [
+        ("03.sin_tangent", False, 0.0), ("03.sin_tangent", True, 2.0)]
+    assert len({r.uid for r in rows}) == 2 and all(len(r.uid) == 32 for r in rows)
+    assert all(r.notebook == "" and r.misconception == "" and not r.sent for r in rows)
+    assert [r.uid for r in ProgressStore().attempts()] == [r.uid for r in rows]  # kept
+
+
+def test_the_journal_suits_the_filesystem(private_store, monkeypatch, tmp_path):
+    mounts = tmp_path / "mounts"
+    mounts.write_text("/dev/sda1 / ext4 rw 0 0\n"
+                      f"server:/home {tmp_path / 'nfs'} nfs4 rw 0 0\n")
+    assert store_module.filesystem_type(tmp_path / "nfs" / "u" / "p.sqlite3",
+                                        str(mounts)) == "nfs4"
+    assert store_module.filesystem_type(tmp_path / "local.sqlite3", str(mounts)) == "ext4"
+    assert store_module.filesystem_type(tmp_path, str(tmp_path / "none")) == ""
+
+    def journal():
+        con = sqlite3.connect(private_store)
+        try:
+            return con.execute("PRAGMA journal_mode").fetchone()[0]
+        finally:
+            con.close()
+
+    ProgressStore().record("03.sin_tangent", True, 2)
+    assert journal() == "wal"  # a local disk
+    monkeypatch.setattr(store_module, "filesystem_type", lambda path: "nfs4")
+    ProgressStore().record("03.sin_tangent", True, 2)  # the same file, now on NFS
+    assert journal() == "delete"
+    monkeypatch.setenv("ADLAB_COURSE_JOURNAL", "wal")  # the setting decides
+    assert len(ProgressStore().attempts()) == 2 and journal() == "wal"
+    monkeypatch.setenv("ADLAB_COURSE_JOURNAL", "fast")
+    with pytest.raises(StoreError, match="use wal, delete or auto"):
+        ProgressStore().attempts()
+
+
+def _nfs_writer(args):
+    worker, n = args
+    store_module.filesystem_type = lambda path: "nfs"  # in the forked worker
+    store = ProgressStore()
+    for i in range(n):
+        store.record(f"ex{worker}", True, float(i))
+    return len(store.warnings)
+
+
+def test_with_the_rollback_journal_several_writers_lose_nothing_either(private_store):
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        assert pool.map(_nfs_writer, [(w, 40) for w in range(4)]) == [0] * 4
+    rows = ProgressStore().attempts()
+    assert len(rows) == 160 and len({r.uid for r in rows}) == 160
