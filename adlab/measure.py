@@ -26,7 +26,8 @@ import numpy as np
 
 from adlab.counting import WorkCount, count_work
 
-__all__ = ["best_time", "Cost", "cost", "Scaling", "scaling", "plot_scaling", "slope"]
+__all__ = ["best_time", "Cost", "cost", "Scaling", "scaling", "plot_scaling", "slope",
+           "plot_ratio"]
 
 
 def best_time(fn: Callable, *args: Any, repeats: int = 5, budget: float = 0.2) -> float:
@@ -135,6 +136,36 @@ def plot_scaling(runs: Scaling, of: str = "seconds", *, xlabel: str = "n",
     ax.minorticks_off()
     ax.set_xlabel(xlabel)
     ax.set_ylabel("seconds (fastest run)" if of == "seconds" else "operations evaluated")
+    if title:
+        ax.set_title(title)
+    ax.legend()
+    return ax
+
+
+def plot_ratio(runs: Scaling, label: str, to: str,
+               of: str | Sequence[str] = ("operations", "seconds"), *, xlabel: str = "n",
+               title: str | None = None, ax: Any = None) -> Any:
+    """Plot ``label``'s cost divided by ``to``'s at every size (:meth:`Scaling.ratio`), in
+    operations, seconds or both, on a logarithmic x axis and a linear y axis from 0: a
+    constant factor is a flat line, a factor that grows with the size rises. Returns the
+    axes."""
+    import matplotlib.pyplot as plt
+
+    kinds = [of] if isinstance(of, str) else list(of)
+    for kind in kinds:
+        if kind not in ("seconds", "operations"):
+            raise ValueError(f"plot_ratio: of must be 'seconds' or 'operations', not {kind!r}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4))
+    for kind in kinds:
+        ratio = runs.ratio(label, to, of=kind)
+        ax.semilogx(runs.sizes[:len(ratio)], ratio, "o-" if kind == "operations" else "s:",
+                    label="in operations" if kind == "operations" else "in time (fastest runs)")
+    ax.set_xticks(runs.sizes, [str(n) for n in runs.sizes])
+    ax.minorticks_off()
+    ax.set_ylim(0, None)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(f"{label} / {to}")
     if title:
         ax.set_title(title)
     ax.legend()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from course_cases import accepts, rejects, texts_above
 
-from course import catalog
+from course import catalog, release
 from course.checking import evaluate
 from course.exercises import nb03
 
@@ -182,3 +182,17 @@ def test_no_cell_above_div_tangent_states_the_quotient_rule():
     # the worked example: the product's forward rule, with numbers
     assert any("b\\,\\dot a + a\\,\\dot b = 3\\cdot 1 + 2\\cdot 0.5 = 4" in text
                for text in texts)
+
+
+def test_section_6_measures_with_adlab_measure_and_quotes_the_counted_ratio():
+    cells = release.build()["03_forward_mode"].notebook.cells
+    code = "\n".join(c.source for c in cells if c.cell_type == "code")
+    text = "\n".join(c.source for c in cells if c.cell_type == "markdown")
+    # one stopwatch for the course: adlab.measure, not a timing loop of the notebook's own
+    assert "perf_counter" not in code and "def best_time" not in code
+    assert all(f"measure.{name}" in code for name in ("scaling", "slope", "plot_scaling"))
+    # the constant the text quotes, and notebook 08 cites, is the one the count prints
+    counted = next(c for c in cells if c.cell_type == "code" and "in the rules" in c.source)
+    printed = "".join(str(o.get("text", "")) for o in counted.get("outputs", []))
+    assert printed.count(" 2.75") == 3 and "a ratio of 2.75" in " ".join(text.split())
+

@@ -11,7 +11,7 @@ import pytest
 from course_cases import accepts, cells_above, rejects, runner_and_here, same_verdict_test
 
 import adlab as ad
-from course import catalog, provided
+from course import catalog, provided, release
 from course.checkers import WrongOutput
 from course.checking import evaluate
 from course.exercises import nb05
@@ -430,3 +430,35 @@ def test_the_loop_detector_sees_loops_and_comprehensions():
     assert "ad.jvp" in called_in_loops(comprehension)
     assert called_in_loops("seed = np.eye(2)[0]\n_, t = ad.jvp(f, (x,), (seed,))") == set()
     assert LOOP_IN_TEXT.search("for j, e in enumerate(np.eye(n))")
+
+
+# -- issue 14: each rumour about cost is measured once (03, 04); 05 recalls and points there --
+
+def section(stem, number):
+    """Section ``number`` ("## 6. ...") of a source notebook, markdown and outputs, as text."""
+    cells = release.read_sources()[stem].cells
+    text = "\n".join(cell.source + "".join(o.get("text", "") for o in cell.get("outputs", []))
+                     for cell in cells)
+    return text.split(f"\n## {number}. ", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_rumours_are_recalled_with_the_numbers_their_notebooks_print():
+    cells = release.read_sources()[NOTEBOOK].cells
+    text = "\n".join(cell.source for cell in cells if cell.cell_type == "markdown")
+    assert "notebook 03 (section 6)" in text and "2.75 times the operations" in text
+    assert "notebook 04 (section 7)" in text and "all 11 operations of the trace" in text
+    forward = section("03_forward_mode", 6)
+    assert "O(n^2)" in forward and re.search(r"\s2\.75\n", forward), forward
+    reverse = section("04_reverse_mode", 7)
+    assert "relevant chain" in reverse
+    assert re.search(r"operations in the trace:\s+11\n", reverse), reverse
+    assert re.search(r"forward sweep, seed \(1, 0\), processed:\s+11\b", reverse), reverse
+    assert re.search(r"reverse sweep, seed 1, processed:\s+11\n", reverse), reverse
+
+
+def test_notebook_05_measures_with_adlab_measure_and_not_the_rumours_again():
+    code = [cell.source for cell in release.read_sources()[NOTEBOOK].cells
+            if cell.cell_type == "code"]
+    assert not [c for c in code if "perf_counter" in c or "def chain" in c]
+    assert any("measure.scaling(" in c for c in code)
+    assert any("measure.plot_scaling(" in c for c in code)

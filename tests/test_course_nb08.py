@@ -7,7 +7,7 @@ import pytest
 from course_cases import accepts, rejects
 
 import adlab as ad
-from course import catalog
+from course import catalog, release
 from course.checking import evaluate
 from course.exercises import nb08
 
@@ -195,3 +195,27 @@ def test_fewest_recomputed_on_the_worked_example():
     assert nb08.peak_units(64, 64, 8) == 16 and nb08.peak_units(64, 56, 8) == 15
     assert nb08.smallest_peak(64) == 15
     assert nb08.fewest_recomputed(64, 1, 16) == 54  # max(10 + 6, 6 + 9)
+
+
+def test_section_6_measures_the_gradient_and_cites_notebook_03_for_one_jvp():
+    cells = release.build()["08_memory_and_cost"].notebook.cells
+    start = next(i for i, c in enumerate(cells) if c.source.startswith("## 6"))
+    code = "\n".join(c.source for c in cells[start:] if c.cell_type == "code")
+    text = "\n".join(c.source for c in cells[start:] if c.cell_type == "markdown")
+    # forward mode's cost is measured once, in notebook 03; here only the law's subject
+    assert "ad.jvp" not in code and "best_time" not in code and "measure.scaling" in code
+    assert "notebook 03" in text and "2.75" in text
+
+    # what notebook 03 counts: 11 operations in one forward pass for every 4 of its chain
+    def chain(*xs):
+        total = 0.0
+        for a, b in zip(xs[:-1], xs[1:]):
+            total = total + a * b + ad.sin(a)
+        return total
+
+    for n in (10, 100):
+        xs = tuple(np.linspace(-1.0, 1.0, n))
+        with ad.count_work() as work:
+            ad.jvp(chain, xs, (1.0,) + (0.0,) * (n - 1))
+        assert work.operations == 2.75 * (len(ad.trace(chain, *xs)) - n)
+

@@ -357,3 +357,11 @@ def learner(tmp_path_factory):
 
 
 test_a_runner_gets_the_same_verdict_as_this_process = same_verdict_test(REMOTE)
+
+
+def test_the_cost_of_hv_is_measured_with_adlab_measure():
+    """Issue 14: the timing loop and the plot of section 3 are calls of adlab.measure."""
+    code = [c.source for c in release.read_sources()[NOTEBOOK].cells if c.cell_type == "code"]
+    assert not [c for c in code if "perf_counter" in c]
+    assert any("measure.scaling(" in c for c in code)
+    assert any("measure.plot_scaling(" in c for c in code)

@@ -53,3 +53,18 @@ def test_plot_scaling_draws_one_line_per_label_and_a_guide():
     assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "4"]
     with pytest.raises(ValueError, match="seconds"):
         measure.plot_scaling(runs, of="time")
+
+
+def test_plot_ratio_draws_the_ratio_from_zero_in_the_kinds_asked():
+    runs = measure.scaling({"a": lambda n: lambda: ad.sin(np.ones(n)),
+                            "b": lambda n: lambda: ad.exp(ad.sin(np.ones(n)))},
+                           [1, 2, 4], repeats=1)
+    ax = measure.plot_ratio(runs, "b", "a", title="t")
+    lines = ax.get_lines()
+    assert len(lines) == 2 and ax.get_title() == "t" and ax.get_ylim()[0] == 0
+    assert list(lines[0].get_ydata()) == [2.0, 2.0, 2.0]  # exp(sin) is two operations to one
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "4"]
+    assert len(measure.plot_ratio(runs, "b", "a", of="seconds").get_lines()) == 1
+    with pytest.raises(ValueError, match="seconds"):
+        measure.plot_ratio(runs, "b", "a", of=("operations", "time"))
+
