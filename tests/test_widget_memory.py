@@ -69,7 +69,7 @@ def test_bad_input_raises_from_code_and_shows_a_message_from_a_control(explorer)
     with pytest.raises(WidgetInputError, match="whole number"):
         e.k = "four"
     assert (e.m, e.k, e.placement) == (12, 3, "input")  # unchanged by refusals
-    e._on_control("placement", {"new": "middle"})      # as a front end would call it
+    e._from_control("placement", "middle")              # as a front end would call it
     assert "placement must be" in one(e.widget, "adlab-message").value
     e.k = 4
     assert one(e.widget, "adlab-message").value == ""

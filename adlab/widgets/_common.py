@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import html
+import math
+from typing import Any
 
 import ipywidgets as W
+import numpy as np
 
-from adlab.core import AdlabError
+from adlab.core import AdlabError, raw
 from adlab.draw import COLORS, Graph
 
 
@@ -106,9 +109,101 @@ def _help(text: str) -> W.HTML:
 
 
 class _Displayable:
-    """``display(obj)`` shows ``obj.widget``."""
+    """``display(obj)`` shows ``obj.widget``; controls set attributes through
+    :meth:`_from_control`, and a redraw that moves the controls itself sets
+    ``_syncing`` so that their callbacks do not answer it."""
 
     widget: W.Widget
+    message: W.HTML
+    _syncing: bool = False
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
+
+    def _from_control(self, which: str, value: Any) -> None:
+        """``self.<which> = value`` from a front-end control: a bad value becomes a
+        message in the widget, never an exception in the callback."""
+        if self._syncing:
+            return
+        try:
+            setattr(self, which, value)
+        except Exception as e:  # never raise inside a front-end callback
+            self.message.value = _message(str(e))
+
+
+def parse_seed(value: Any, labels: list[str], owner: str) -> tuple:
+    """A seed as a tuple of finite floats, one per label (``owner``: "input" or
+    "output", whose entries the seed belongs to); WidgetInputError says what is wrong."""
+    n, names = len(labels), ", ".join(labels)
+    if isinstance(value, (str, bytes)):
+        raise WidgetInputError(f"the seed must be numbers, not the text {value!r}.")
+    if np.ndim(value) == 0 and n == 1:
+        value = (value,)
+    try:
+        items = list(np.ravel(value)) if isinstance(value, np.ndarray) else list(value)
+    except TypeError:
+        raise WidgetInputError(
+            f"the seed needs one number per {owner} ({names}), not {value!r}.") from None
+    if len(items) != n:
+        other = "outputs" if owner == "input" else "inputs"
+        raise WidgetInputError(
+            f"the seed needs one number per {owner} ({names}): got {len(items)} numbers "
+            f"instead of {n}. (This seed belongs to the {owner}s, not to the {other}.)")
+    seed = []
+    for label, s in zip(labels, items):
+        try:
+            s = float(raw(s))
+        except (TypeError, ValueError):
+            raise WidgetInputError(f"the seed for {label} must be a number, not {s!r}.") \
+                from None
+        if not math.isfinite(s):
+            raise WidgetInputError(f"the seed for {label} is {s}; use a finite number.")
+        seed.append(s)
+    return tuple(seed)
+
+
+def seed_kind(seed: tuple, one_hot: str) -> str:
+    """``one_hot`` (a single 1, zeros elsewhere), ``"zero"`` or ``"combination"``."""
+    nonzero = [k for k, s in enumerate(seed) if s != 0]
+    if not nonzero:
+        return "zero"
+    if len(nonzero) == 1 and seed[nonzero[0]] == 1:
+        return one_hot
+    return "combination"
+
+
+class _SeedBoxes(_Displayable):
+    """One number box per entry of a seed and one "seed <label>" button per one-hot seed,
+    kept in step with the ``seed`` attribute of the explorer that uses them."""
+
+    seed: tuple
+
+    def _seed_controls(self, labels: list[str], descriptions: list[str],
+                       css: str) -> list[W.Widget]:
+        self.boxes = []
+        for description in descriptions:
+            box = _with_class(W.FloatText(value=0.0, description=description, step=0.1,
+                                          layout=W.Layout(width="11em"),
+                                          style={"description_width": "3em"}), css)
+            box.observe(lambda _change: self._from_control(
+                "seed", tuple(b.value for b in self.boxes)), names="value")
+            self.boxes.append(box)
+        self.presets = []
+        n = len(labels)
+        for k, label in enumerate(labels):
+            one_hot = tuple(1.0 if j == k else 0.0 for j in range(n))
+            b = _with_class(W.Button(description=f"seed {label}",
+                                     tooltip=f"one-hot seed: 1 on {label}, 0 elsewhere",
+                                     layout=W.Layout(width="auto")), "adlab-preset")
+            b.on_click(lambda _b, one_hot=one_hot: self._from_control("seed", one_hot))
+            self.presets.append(b)
+        return self.boxes + self.presets
+
+    def _sync_boxes(self) -> None:
+        self._syncing = True
+        try:
+            for box, s in zip(self.boxes, self.seed):
+                if box.value != s:
+                    box.value = s
+        finally:
+            self._syncing = False

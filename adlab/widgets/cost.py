@@ -20,7 +20,6 @@ from adlab.widgets._common import (
     WidgetInputError,
     _Displayable,
     _help,
-    _message,
     _row,
     _with_class,
 )
@@ -164,8 +163,8 @@ class CostExplorer(_Displayable):
                                                 continuous_update=False,
                                                 style={"description_width": "initial"}),
                                     "adlab-m")
-        self.n_slider.observe(lambda c: self._on_slider("n", c), names="value")
-        self.m_slider.observe(lambda c: self._on_slider("m", c), names="value")
+        self.n_slider.observe(lambda c: self._from_control("n", c["new"]), names="value")
+        self.m_slider.observe(lambda c: self._from_control("m", c["new"]), names="value")
         self.cost_html = _with_class(W.HTML(), "adlab-cost")
         self.agree_html = _with_class(W.HTML(), "adlab-agree")
         self.message = _with_class(W.HTML(), "adlab-message")
@@ -181,14 +180,6 @@ class CostExplorer(_Displayable):
             _help(helptext), _row([self.n_slider, self.m_slider]), self.message,
             self.cost_html, self.agree_html,
         ]), "adlab-cost-explorer")
-
-    def _on_slider(self, which: str, change) -> None:
-        if self._syncing:
-            return
-        try:
-            setattr(self, which, change["new"])
-        except Exception as e:  # never raise inside a front-end callback
-            self.message.value = _message(str(e))
 
     def _refresh(self) -> None:
         self._syncing = True

@@ -19,7 +19,6 @@ from adlab.widgets._common import (
     WidgetInputError,
     _Displayable,
     _help,
-    _message,
     _with_class,
 )
 
@@ -226,9 +225,9 @@ class CheckpointExplorer(_Displayable):
             options=[("input end", "input"), ("output end", "output")],
             value=self._placement, description="segments at", style=style),
             "adlab-placement")
-        self.m_slider.observe(lambda c: self._on_control("m", c), names="value")
-        self.k_slider.observe(lambda c: self._on_control("k", c), names="value")
-        self.placement_buttons.observe(lambda c: self._on_control("placement", c),
+        self.m_slider.observe(lambda c: self._from_control("m", c["new"]), names="value")
+        self.k_slider.observe(lambda c: self._from_control("k", c["new"]), names="value")
+        self.placement_buttons.observe(lambda c: self._from_control("placement", c["new"]),
                                        names="value")
         self.message = _with_class(W.HTML(), "adlab-message")
         self.chain_html = _with_class(W.HTML(), "adlab-chain")
@@ -246,14 +245,6 @@ class CheckpointExplorer(_Displayable):
             _help(helptext), W.HBox([self.m_slider, self.k_slider]),
             self.placement_buttons, self.message, self.chain_html, self.memory_html,
         ]), "adlab-checkpoint-explorer")
-
-    def _on_control(self, which: str, change) -> None:
-        if self._syncing:
-            return
-        try:
-            setattr(self, which, change["new"])
-        except Exception as e:  # never raise inside a front-end callback
-            self.message.value = _message(str(e))
 
     def _refresh(self) -> None:
         self._syncing = True

@@ -12,7 +12,6 @@ outputs); the whole Jacobian takes :math:`m` sweeps, one per output.
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -25,15 +24,17 @@ from adlab.draw import Graph, draw
 from adlab.trace import trace
 from adlab.widgets._common import (
     WidgetInputError,
-    _Displayable,
     _graph_html,
     _help,
-    _message,
+    _row,
+    _SeedBoxes,
     _with_class,
+    parse_seed,
+    seed_kind,
 )
 
 
-class ReverseSeedExplorer(_Displayable):
+class ReverseSeedExplorer(_SeedBoxes):
     r"""Reverse mode, seed by seed: choose the output seed :math:`\bar y`, see every
     node's adjoint and the row :math:`\bar y^\top J` it produces.
 
@@ -133,42 +134,10 @@ class ReverseSeedExplorer(_Displayable):
     @property
     def kind(self) -> str:
         """``"row"`` (one-hot seed), ``"zero"`` or ``"combination"``."""
-        nonzero = [k for k, s in enumerate(self._seed) if s != 0]
-        if not nonzero:
-            return "zero"
-        if len(nonzero) == 1 and self._seed[nonzero[0]] == 1:
-            return "row"
-        return "combination"
+        return seed_kind(self._seed, "row")
 
     def _check_seed(self, value: Any) -> tuple:
-        m = len(self.output_labels)
-        names = ", ".join(self.output_labels)
-        if isinstance(value, (str, bytes)):
-            raise WidgetInputError(f"the seed must be numbers, not the text {value!r}.")
-        if np.ndim(value) == 0 and m == 1:
-            value = (value,)
-        try:
-            items = list(np.ravel(value)) if isinstance(value, np.ndarray) else list(value)
-        except TypeError:
-            raise WidgetInputError(
-                f"the output seed needs one number per output ({names}), not {value!r}."
-            ) from None
-        if len(items) != m:
-            raise WidgetInputError(
-                f"the output seed needs one number per output ({names}): got {len(items)} "
-                f"numbers instead of {m}. (A reverse seed belongs to the outputs; the "
-                "inputs get adjoints.)")
-        seed = []
-        for label, s in zip(self.output_labels, items):
-            try:
-                s = float(raw(s))
-            except (TypeError, ValueError):
-                raise WidgetInputError(
-                    f"the seed for {label} must be a number, not {s!r}.") from None
-            if not math.isfinite(s):
-                raise WidgetInputError(f"the seed for {label} is {s}; use a finite number.")
-            seed.append(s)
-        return tuple(seed)
+        return parse_seed(value, self.output_labels, "output")
 
     # -- text --------------------------------------------------------------------------
 
@@ -218,21 +187,8 @@ class ReverseSeedExplorer(_Displayable):
     # -- widgets -----------------------------------------------------------------------
 
     def _build(self) -> None:
-        self.boxes = []
-        for label in self.output_labels:
-            box = W.FloatText(value=0.0, description=label[:1] + "\u0304" + label[1:], step=0.1,
-                              layout=W.Layout(width="11em"),
-                              style={"description_width": "3em"})
-            _with_class(box, "adlab-out-seed")
-            box.observe(self._on_box, names="value")
-            self.boxes.append(box)
-        self.presets = []
-        for k, label in enumerate(self.output_labels):
-            b = _with_class(W.Button(description=f"seed {label}",
-                                     tooltip=f"one-hot output seed: 1 on {label}, 0 elsewhere",
-                                     layout=W.Layout(width="auto")), "adlab-preset")
-            b.on_click(lambda _b, k=k: self._preset(k))
-            self.presets.append(b)
+        bars = [label[:1] + "\u0304" + label[1:] for label in self.output_labels]  # ȳ1, ...
+        controls = self._seed_controls(self.output_labels, bars, "adlab-out-seed")
         self.row_html = _with_class(W.HTML(), "adlab-row")
         self.jacobian_box = _with_class(W.HTML(), "adlab-jacobian")
         self.message = _with_class(W.HTML(), "adlab-message")
@@ -247,32 +203,12 @@ class ReverseSeedExplorer(_Displayable):
             "mode's seed belongs to the inputs and gives a column.)")
         self.widget = _with_class(W.VBox([
             _help(helptext),
-            W.HBox(self.boxes + self.presets, layout=W.Layout(flex_flow="row wrap")),
+            _row(controls),  # wraps in a narrow column
             self.row_html,
             self.jacobian_box,
             self.message,
             self.graph_html,
         ]), "adlab-reverse-seed-explorer")
-
-    def _preset(self, k: int) -> None:
-        self.seed = self._one_hot(k)
-
-    def _on_box(self, _change) -> None:
-        if self._syncing:
-            return
-        try:
-            self.seed = tuple(box.value for box in self.boxes)
-        except Exception as e:  # never raise inside a front-end callback
-            self.message.value = _message(str(e))
-
-    def _sync_boxes(self) -> None:
-        self._syncing = True
-        try:
-            for box, s in zip(self.boxes, self._seed):
-                if box.value != s:
-                    box.value = s
-        finally:
-            self._syncing = False
 
     def _refresh(self) -> None:
         self.message.value = ""

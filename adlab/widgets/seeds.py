@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -11,24 +10,24 @@ import ipywidgets as W
 import numpy as np
 
 from adlab import fmt
-from adlab.core import raw
 from adlab.draw import Graph, draw
 from adlab.trace import trace
 from adlab.widgets._common import (
     WidgetInputError,
-    _Displayable,
     _graph_html,
     _help,
-    _message,
     _row,
+    _SeedBoxes,
     _with_class,
+    parse_seed,
+    seed_kind,
 )
 
 # ---------------------------------------------------------------------------------
 # SeedExplorer
 # ---------------------------------------------------------------------------------
 
-class SeedExplorer(_Displayable):
+class SeedExplorer(_SeedBoxes):
     r"""Forward mode, seed by seed: what the seed does to every tangent.
 
     ``SeedExplorer(f, *args)`` records ``trace = ad.trace(f, *args)`` and shows its graph
@@ -110,40 +109,11 @@ class SeedExplorer(_Displayable):
     @property
     def kind(self) -> str:
         """``"partial"`` (one-hot seed), ``"zero"`` (zero seed) or ``"directional"``."""
-        nonzero = [k for k, s in enumerate(self._seed) if s != 0]
-        if not nonzero:
-            return "zero"
-        if len(nonzero) == 1 and self._seed[nonzero[0]] == 1:
-            return "partial"
-        return "directional"
+        kind = seed_kind(self._seed, "partial")
+        return "directional" if kind == "combination" else kind
 
     def _check_seed(self, value: Any) -> tuple:
-        n = len(self.labels)
-        if isinstance(value, (str, bytes)):
-            raise WidgetInputError(f"the seed must be numbers, not the text {value!r}.")
-        if np.ndim(value) == 0 and n == 1:
-            value = (value,)
-        try:
-            items = list(value)
-        except TypeError:
-            raise WidgetInputError(
-                f"the seed needs one number per input ({', '.join(self.labels)}), "
-                f"not {value!r}.") from None
-        if len(items) != n:
-            raise WidgetInputError(
-                f"the seed needs one number per input ({', '.join(self.labels)}): got "
-                f"{len(items)} numbers instead of {n}.")
-        seed = []
-        for label, s in zip(self.labels, items):
-            try:
-                s = float(raw(s))
-            except (TypeError, ValueError):
-                raise WidgetInputError(
-                    f"the seed for {label} must be a number, not {s!r}.") from None
-            if not math.isfinite(s):
-                raise WidgetInputError(f"the seed for {label} is {s}; use a finite number.")
-            seed.append(s)
-        return tuple(seed)
+        return parse_seed(value, self.labels, "input")
 
     # -- text --------------------------------------------------------------------------
 
@@ -170,21 +140,7 @@ class SeedExplorer(_Displayable):
     # -- widgets -----------------------------------------------------------------------
 
     def _build(self) -> None:
-        self.boxes = []
-        for label in self.labels:
-            box = W.FloatText(value=0.0, description=label, step=0.1,
-                              layout=W.Layout(width="11em"),
-                              style={"description_width": "3em"})
-            _with_class(box, "adlab-seed")
-            box.observe(self._on_box, names="value")
-            self.boxes.append(box)
-        self.presets = []
-        for k, label in enumerate(self.labels):
-            b = _with_class(W.Button(description=f"seed {label}",
-                                     tooltip=f"one-hot seed: 1 on {label}, 0 elsewhere",
-                                     layout=W.Layout(width="auto")), "adlab-preset")
-            b.on_click(lambda _b, k=k: self._preset(k))
-            self.presets.append(b)
+        controls = self._seed_controls(self.labels, self.labels, "adlab-seed")
         self.derivative_html = _with_class(W.HTML(), "adlab-derivative")
         self.message = _with_class(W.HTML(), "adlab-message")
         self.graph_html = _with_class(W.HTML(), "adlab-graph")
@@ -200,31 +156,11 @@ class SeedExplorer(_Displayable):
         )
         self.widget = _with_class(W.VBox([
             _help(helptext),
-            _row(self.boxes + self.presets),  # wraps in a narrow column
+            _row(controls),  # wraps in a narrow column
             self.derivative_html,
             self.message,
             self.graph_html,
         ]), "adlab-seed-explorer")
-
-    def _preset(self, k: int) -> None:
-        self.seed = tuple(1.0 if j == k else 0.0 for j in range(len(self.labels)))
-
-    def _on_box(self, _change) -> None:
-        if self._syncing:
-            return
-        try:
-            self.seed = tuple(box.value for box in self.boxes)
-        except Exception as e:  # never raise inside a front-end callback
-            self.message.value = _message(str(e))
-
-    def _sync_boxes(self) -> None:
-        self._syncing = True
-        try:
-            for box, s in zip(self.boxes, self._seed):
-                if box.value != s:
-                    box.value = s
-        finally:
-            self._syncing = False
 
     def _refresh(self) -> None:
         self.message.value = ""
