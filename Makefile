@@ -20,8 +20,13 @@ BENCH_PEERS = micrograd==0.1.0 autograd
 # Root only when not root already.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
+# JupyterHub's proxy for the class-mode tests (tests/test_hub_class.py), from npm into
+# the venv; its major version is pinned.
+CHP     = $(VENV)/node_modules/.bin/configurable-http-proxy
+CHP_PKG = configurable-http-proxy@5
+
 .DEFAULT_GOAL := help
-.PHONY: help system setup test lab bench lint clean
+.PHONY: help system setup hub-proxy test lab bench lint clean
 
 help:  ## list the targets
 	@echo "adlab make targets:"
@@ -32,15 +37,18 @@ help:  ## list the targets
 	@echo "  make setup   Debian packages (if missing) + $(VENV) with the project installed"
 	@echo "  make system  only the Debian packages: graphviz, python3-venv (if missing);"
 	@echo "               with WITH_BROWSER=1 also chromium, with WITH_SANDBOX=1 also"
-	@echo "               bubblewrap (make test sets both)"
+	@echo "               bubblewrap, with WITH_HUB=1 also nodejs and npm (make test sets"
+	@echo "               all three)"
+	@echo "  make hub-proxy  configurable-http-proxy from npm into $(VENV) (make test does)"
 	@echo "  make clean   remove $(VENV), caches and build artifacts"
 
 # ---------------------------------------------------------------------------
 # System packages: graphviz's `dot` renders the computation graphs; on Debian
 # the plain python3 lacks ensurepip (so `python3 -m venv` fails) without
 # python3-venv; Debian's chromium is the browser tests/test_browser.py drives
-# with Playwright (whose own browser download cannot be used here). Each is
-# installed only when missing.
+# with Playwright (whose own browser download cannot be used here); nodejs and npm
+# install JupyterHub's proxy for the class-mode tests. Each is installed only when
+# missing.
 # ---------------------------------------------------------------------------
 system:
 	@missing=""; \
@@ -51,6 +59,9 @@ system:
 	fi; \
 	if [ -n "$(WITH_SANDBOX)" ]; then \
 	    command -v bwrap >/dev/null 2>&1 || missing="$$missing bubblewrap"; \
+	fi; \
+	if [ -n "$(WITH_HUB)" ] && [ ! -x "$(CHP)" ]; then \
+	    command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	fi; \
 	if [ ! -x "$(PY)" ] && ! $(PYTHON) -m ensurepip --version >/dev/null 2>&1; then \
 	    missing="$$missing python3-venv"; \
@@ -68,6 +79,7 @@ system:
 	    echo "system:   python3-venv -> a Python >= 3.10 whose 'python3 -m venv' works"; \
 	    echo "system:   chromium     -> for the browser tests (or set ADLAB_CHROMIUM=/path)"; \
 	    echo "system:   bubblewrap   -> the bwrap program that contains graded submissions"; \
+	    echo "system:   nodejs npm   -> Node.js >= 20 and npm, for JupyterHub's proxy (tests)"; \
 	fi
 
 # ---------------------------------------------------------------------------
@@ -92,14 +104,30 @@ $(STAMP): pyproject.toml
 
 setup: system $(STAMP)
 
+# configurable-http-proxy into $(VENV)/node_modules, once (tests/hub/fixture.py finds it
+# there; `make clean` removes it with the venv). Without npm the hub tests cannot run: a
+# warning here, and under CI they fail rather than skip.
+$(CHP):
+	@if command -v npm >/dev/null 2>&1; then \
+	    echo "hub-proxy: installing $(CHP_PKG) with npm into $(VENV)"; \
+	    npm install --prefix $(VENV) --no-audit --no-fund --loglevel=error $(CHP_PKG) \
+	        >/dev/null || echo "hub-proxy: WARNING: npm could not install $(CHP_PKG)"; \
+	else \
+	    echo "hub-proxy: WARNING: no npm; install nodejs and npm, then run make hub-proxy"; \
+	fi
+
+hub-proxy: $(CHP)
+
 # ---------------------------------------------------------------------------
 # Day-to-day targets
 # ---------------------------------------------------------------------------
 # The browser tests need Debian's chromium, the grading tests Debian's bubblewrap (the
-# sandbox `course grade` runs submissions in); `make lab` needs neither.
+# sandbox `course grade` runs submissions in), the class-mode tests a real JupyterHub
+# and its proxy (nodejs, npm, configurable-http-proxy); `make lab` needs none of them.
 test: WITH_BROWSER = 1
 test: WITH_SANDBOX = 1
-test: setup
+test: WITH_HUB = 1
+test: setup hub-proxy
 	$(PY) -m pytest -q
 
 # Jupyter refuses to start as root (containers, CI boxes) without --allow-root.

@@ -6,6 +6,10 @@ For the learner, two functions::
     check("03.sin_tangent")   # passed / failed with the first failing case and a hint
     progress()                # every notebook's exercises, a progress bar per notebook
 
+and, on a JupyterHub with the class service (:mod:`course.hub`), ``submit()`` to hand in
+the notebook; there ``check`` also sends each attempt to the class
+(:mod:`course.hub.client`).
+
 For the instructor, the ``course`` command: ``course release`` writes the learners'
 notebooks into ``notebooks/`` from the sources in ``course/sources/``; ``course
 validate`` proves every solution passes and every stub fails; ``course grade
@@ -54,10 +58,45 @@ Environment variables: ``ADLAB_COURSE_DB`` (the progress store's path),
 ``ADLAB_COURSE_TIMEOUT`` (seconds per check, overriding the exercises' own limits).
 """
 
+from typing import Any
+
 from adlab import __version__
 from course.catalog import CATALOG, Exercise
 from course.checking import check
 from course.progress import progress
 from course.result import CheckResult
 
-__all__ = ["check", "progress", "CATALOG", "Exercise", "CheckResult", "__version__"]
+__all__ = ["check", "progress", "submit", "CATALOG", "Exercise", "CheckResult",
+           "__version__"]
+
+
+def submit(notebook: str | None = None, *, course: str | None = None) -> Any:
+    """Hand in a notebook to your teacher, on a JupyterHub with the class service.
+
+    Without an argument, the notebook this cell runs in, as last saved (save first:
+    Ctrl+S); ``submit("03")`` hands in ``03_forward_mode.ipynb`` from this folder or its
+    ``notebooks/``. ``course`` is needed only by someone in several courses (the hub
+    sets ``$ADLAB_COURSE`` for one). Returns the receipt, with the server's time stamp;
+    raises :class:`course.hub.client.HubError`, which says what to do, when it does not
+    work.
+
+    >>> submit()                              # doctest: +SKIP
+    submitted 03_forward_mode.ipynb (as saved at 2025-03-04 10:15:02); received by the
+    class service at 2025-03-04T10:15:09+00:00, submission 17
+    """
+    from course.hub import client
+
+    if notebook is not None:
+        path = client.find_notebook(notebook)
+    else:
+        namespace = None
+        try:
+            from IPython import get_ipython
+
+            shell = get_ipython()
+            namespace = shell.user_ns if shell is not None else None
+        except ImportError:  # pragma: no cover - IPython is a dependency
+            pass
+        path = client.current_notebook(namespace)
+    connection = client.Connection.from_environment(course=course)
+    return client.submit_notebook(path, connection)

@@ -1,4 +1,5 @@
-"""The ``course`` command: status, reset, release, outputs, validate, grade, merge.
+"""The ``course`` command: status, reset, release, outputs, validate, grade, merge, and
+on a JupyterHub with the class service: submit, collect, post-grades.
 
 Exit codes: 0 success; 1 the command ran and found a problem (``release --check``
 out of date, ``validate`` failing, a store that cannot be used); 2 a usage error
@@ -95,14 +96,120 @@ def _parser() -> argparse.ArgumentParser:
                    help="do not use bubblewrap even where it is installed")
     p.add_argument("--memory", type=_positive_int, default=None, metavar="MB",
                    help="memory per submission's process (default: 2048)")
+    p.add_argument("--post", action="store_true",
+                   help="then post the grades to the class service (needs --course)")
     _sources_option(p)
+    _hub_options(p, course_help="the course (hub group) the grades of --post are for "
+                                "(default: $ADLAB_COURSE)")
     p.set_defaults(run=_grade)
 
     p = sub.add_parser("merge", help="join the CSV files of `course grade --shard` runs")
     p.add_argument("inputs", nargs="+", type=Path, metavar="CSV")
     p.add_argument("--out", type=Path, default=Path("grades.csv"))
     p.set_defaults(run=_merge)
+
+    p = sub.add_parser("submit", help="hand in a notebook to the class service (on a hub)")
+    p.add_argument("notebook", metavar="NN", help="the notebook, e.g. 03 or 03_forward_mode")
+    p.add_argument("--dir", type=Path, default=None,
+                   help="your working folder, holding notebooks/ (default: this folder)")
+    _hub_options(p, course_help="the course you hand in to (default: $ADLAB_COURSE, else "
+                                "your one course)")
+    p.set_defaults(run=_submit)
+
+    p = sub.add_parser("collect", help="fetch each learner's latest submission of a "
+                                       "notebook into DIR/<learner>/ (teachers)")
+    p.add_argument("notebook", metavar="NN", help="the notebook, e.g. 03 or 03_forward_mode")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="where the per-learner folders go (what `course grade DIR` reads)")
+    _hub_options(p, course_help="the course (hub group) (default: $ADLAB_COURSE)")
+    p.set_defaults(run=_collect)
+
+    p = sub.add_parser("post-grades", help="post the grades of a `course grade` CSV file to "
+                                           "the class service (the grader)")
+    p.add_argument("grades", type=Path, metavar="CSV", help="e.g. grades.csv")
+    _hub_options(p, course_help="the course (hub group) (default: $ADLAB_COURSE)")
+    p.set_defaults(run=_post_grades)
     return parser
+
+
+def _hub_options(p: argparse.ArgumentParser, course_help: str) -> None:
+    p.add_argument("--course", default=None, help=course_help)
+    p.add_argument("--token-file", type=Path, default=None, metavar="FILE",
+                   help="a file holding the hub token to use (default: $JUPYTERHUB_API_TOKEN, "
+                        "the token of your hub server)")
+    p.add_argument("--hub-url", default=None, metavar="URL",
+                   help="the hub's public URL, e.g. https://hub.example.org/ (default: "
+                        "$ADLAB_SERVICE_URL, set by the hub)")
+
+
+def _connection(args: argparse.Namespace, need_course: bool):
+    """The class service's connection for a hub command; HubError if there is none."""
+    from course.hub.client import COURSE_VARIABLE, Connection, HubError
+
+    connection = Connection.from_environment(token_file=args.token_file, hub_url=args.hub_url,
+                                             course=args.course)
+    if need_course and not connection.course:
+        raise HubError(f"which course? give --course C (the hub group), or set "
+                       f"${COURSE_VARIABLE}")
+    return connection
+
+
+def _submit(args: argparse.Namespace) -> int:
+    from course.hub import client
+
+    try:
+        client.notebook_stem(args.notebook)  # an unknown notebook first, then the hub
+        connection = _connection(args, need_course=False)
+        path = client.find_notebook(args.notebook, args.dir)
+        receipt = client.submit_notebook(path, connection)
+    except client.HubError as e:
+        print(f"course submit: {e}", file=sys.stderr)
+        return 2
+    print(receipt)
+    return 0
+
+
+def _collect(args: argparse.Namespace) -> int:
+    from course.hub import client
+
+    try:
+        stem = client.notebook_stem(args.notebook)
+        connection = _connection(args, need_course=True)
+        if args.out.exists() and not args.out.is_dir():
+            raise client.HubError(f"--out {args.out} is a file, not a folder")
+        written = client.collect(connection, connection.course, stem, args.out)
+    except client.HubError as e:
+        print(f"course collect: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"course collect: cannot write into {args.out} ({e})", file=sys.stderr)
+        return 2
+    n = len(written)
+    print(f"collected {n} submission{'s' if n != 1 else ''} of {stem} from "
+          f"{connection.course} into {args.out}; grade them with: course grade {args.out} "
+          f"--notebook {stem.split('_')[0]}")
+    return 0
+
+
+def _post_grades(args: argparse.Namespace) -> int:
+    from course.hub import client
+
+    try:
+        if not args.grades.is_file():
+            raise client.HubError(f"{args.grades}: no such file")
+        connection = _connection(args, need_course=True)
+        posted = client.post_grades(connection, connection.course, args.grades)
+    except client.HubError as e:
+        print(f"course post-grades: {e}", file=sys.stderr)
+        return 2
+    if not posted:
+        print(f"course post-grades: {args.grades} has no grades of a course notebook",
+              file=sys.stderr)
+        return 1
+    print("posted " + ", ".join(f"{n} grade{'s' if n != 1 else ''} of {stem}"
+                                for stem, n in posted.items())
+          + f" to {connection.course}")
+    return 0
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -300,6 +407,7 @@ def _writable(out: Path, what: str) -> None:
 def _grade(args: argparse.Namespace) -> int:
     from course import contain, release
     from course.grade import DEFAULT_TIMEOUT, Options, grade_batch, shard
+    from course.hub.client import HubError, post_grades
 
     try:
         source_dir = _sources(args)
@@ -317,8 +425,12 @@ def _grade(args: argparse.Namespace) -> int:
                 raise UsageError(f"--notebook {args.notebook}: no such notebook; known: "
                                  f"{', '.join(releases)}")
             assignment = matches[0]
+        connection = _connection(args, need_course=True) if args.post else None
     except (UsageError, release.ReleaseError) as e:
         print(f"course grade: {e}", file=sys.stderr)
+        return 2
+    except HubError as e:  # checked before any work, as usage errors are
+        print(f"course grade --post: {e}", file=sys.stderr)
         return 2
     if args.shard:
         paths = shard(paths, *args.shard)
@@ -339,6 +451,14 @@ def _grade(args: argparse.Namespace) -> int:
     mean = f"; mean {total / len(graded):.3g} points" if graded else ""
     print(f"graded {len(graded)} submission{'s' if len(graded) != 1 else ''} into "
           f"{args.out} (feedback in {feedback}){mean}")
+    if connection is not None:
+        try:
+            posted = post_grades(connection, connection.course, args.out)
+        except HubError as e:
+            print(f"course grade --post: {e} (the grades are in {args.out}; post them "
+                  "later with `course post-grades`)", file=sys.stderr)
+            return 1
+        print(f"posted {sum(posted.values())} grades to {connection.course}")
     return 0
 
 

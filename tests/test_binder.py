@@ -44,6 +44,11 @@ DISTRIBUTION = {
 # Each link is checked against the installed metadata.
 PROVIDED_BY = {
     "ipython": ("jupyterlab", "ipykernel", "ipython"),
+    # the class service (course/hub) runs on what jupyterhub brings
+    "jinja2": ("jupyterhub", "jinja2"),
+    "markupsafe": ("jupyterhub", "jinja2", "markupsafe"),
+    "sqlalchemy": ("jupyterhub", "sqlalchemy"),
+    "tornado": ("jupyterhub", "tornado"),
 }
 
 
