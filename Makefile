@@ -37,8 +37,8 @@ help:  ## list the targets
 	@echo "  make setup   Debian packages (if missing) + $(VENV) with the project installed"
 	@echo "  make system  only the Debian packages: graphviz, python3-venv (if missing);"
 	@echo "               with WITH_BROWSER=1 also chromium, with WITH_SANDBOX=1 also"
-	@echo "               bubblewrap, with WITH_HUB=1 also nodejs and npm (make test sets"
-	@echo "               all three)"
+	@echo "               bubblewrap, with WITH_HUB=1 also nodejs, npm and postgresql"
+	@echo "               (make test sets all three)"
 	@echo "  make hub-proxy  configurable-http-proxy from npm into $(VENV) (make test does)"
 	@echo "  make clean   remove $(VENV), caches and build artifacts"
 
@@ -47,8 +47,10 @@ help:  ## list the targets
 # the plain python3 lacks ensurepip (so `python3 -m venv` fails) without
 # python3-venv; Debian's chromium is the browser tests/test_browser.py drives
 # with Playwright (whose own browser download cannot be used here); nodejs and npm
-# install JupyterHub's proxy for the class-mode tests. Each is installed only when
-# missing.
+# install JupyterHub's proxy for the class-mode tests; postgresql's initdb and pg_ctl
+# start the throwaway server the class service's PostgreSQL tests use
+# (tests/hub/postgres.py; Debian keeps them in /usr/lib/postgresql/<version>/bin, off
+# PATH). Each is installed only when missing.
 # ---------------------------------------------------------------------------
 system:
 	@missing=""; \
@@ -62,6 +64,10 @@ system:
 	fi; \
 	if [ -n "$(WITH_HUB)" ] && [ ! -x "$(CHP)" ]; then \
 	    command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
+	fi; \
+	if [ -n "$(WITH_HUB)" ] && ! command -v initdb >/dev/null 2>&1 && \
+	        ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	    missing="$$missing postgresql"; \
 	fi; \
 	if [ ! -x "$(PY)" ] && ! $(PYTHON) -m ensurepip --version >/dev/null 2>&1; then \
 	    missing="$$missing python3-venv"; \
@@ -80,6 +86,7 @@ system:
 	    echo "system:   chromium     -> for the browser tests (or set ADLAB_CHROMIUM=/path)"; \
 	    echo "system:   bubblewrap   -> the bwrap program that contains graded submissions"; \
 	    echo "system:   nodejs npm   -> Node.js >= 20 and npm, for JupyterHub's proxy (tests)"; \
+	    echo "system:   postgresql   -> initdb and pg_ctl, for the service's PostgreSQL tests"; \
 	fi
 
 # ---------------------------------------------------------------------------
@@ -123,7 +130,8 @@ hub-proxy: $(CHP)
 # ---------------------------------------------------------------------------
 # The browser tests need Debian's chromium, the grading tests Debian's bubblewrap (the
 # sandbox `course grade` runs submissions in), the class-mode tests a real JupyterHub
-# and its proxy (nodejs, npm, configurable-http-proxy); `make lab` needs none of them.
+# and its proxy (nodejs, npm, configurable-http-proxy), the class service's PostgreSQL
+# tests a PostgreSQL server (postgresql); `make lab` needs none of them.
 test: WITH_BROWSER = 1
 test: WITH_SANDBOX = 1
 test: WITH_HUB = 1

@@ -4,7 +4,8 @@
 method replaced: ``user_for_token`` answers from a table of test tokens instead of asking
 the hub's API. Everything after it (identifying the request, the scope checks with
 JupyterHub's ``check_scopes``) is the service's real code. The real hub is exercised by
-the hub tests (tests/hub*).
+the hub tests (tests/hub*). The database is an SQLite file (``ServiceCase.database_url``);
+tests/test_hub_postgres.py runs every case here again on a PostgreSQL server.
 """
 
 from __future__ import annotations
@@ -85,8 +86,12 @@ class ServiceCase(AsyncHTTPTestCase):
     def _tmp(self, tmp_path):
         self.tmp_path = tmp_path
 
+    def database_url(self) -> str:
+        """SQLite here; tests/test_hub_postgres.py runs these cases again on PostgreSQL."""
+        return f"sqlite:///{self.tmp_path / 'hub.sqlite'}"
+
     def get_app(self):
-        self.db = ClassDB(f"sqlite:///{self.tmp_path / 'hub.sqlite'}")
+        self.db = ClassDB(self.database_url())
         auth = FakeHubAuth(api_token="unused", api_url="http://127.0.0.1:1/hub/api")
         self.app = make_app(self.db, auth, prefix=PREFIX, max_submission=MAX_SUBMISSION)
         return self.app

@@ -15,7 +15,10 @@ kernel's clock), ``received`` and ``posted`` the service's.
 
 Concurrency: an attempt whose uid is already stored is skipped by the database itself
 (``INSERT ... ON CONFLICT DO NOTHING``), so fifty clients posting the same attempts at
-once store each one exactly once and none of them sees an error. SQLite gets WAL (readers
+once store each one exactly once and none of them sees an error. On PostgreSQL a post of
+attempts first takes the table's write lock (one writer of attempts at a time, as on
+SQLite; readers do not wait), so posts of the same uids in different orders cannot
+deadlock. SQLite gets WAL (readers
 never wait for the writer) and a busy timeout (writers queue instead of failing); the
 service's working directory must be on a local disk, not NFS, for WAL to work.
 """
@@ -37,6 +40,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 
 DEFAULT_URL = "sqlite:///adlab-hub.sqlite"
 BUSY_SECONDS = 30.0
+MAX_ID = 2**31 - 1  # the ids are INTEGER columns
 
 
 class Base(DeclarativeBase):
@@ -156,6 +160,11 @@ class ClassDB:
         rows = [dict(a, user=user, course=course, received=received) for a in attempts]
         stored = 0
         with self.session() as session:
+            if self.engine.dialect.name == "postgresql":
+                # one writer at a time, as on SQLite: two posts of the same uids in
+                # different orders would otherwise each wait for the other's row (a
+                # deadlock, one of them failing); readers are not blocked
+                session.execute(sa.text("LOCK TABLE attempts IN SHARE ROW EXCLUSIVE MODE"))
             for row in rows:
                 stored += self._insert_new(session, row)
         return stored, len(rows) - stored
@@ -167,6 +176,11 @@ class ClassDB:
             module = sqlite if dialect == "sqlite" else postgresql
             statement = module.insert(AttemptRow).values(**row) \
                 .on_conflict_do_nothing(index_elements=["uid"])
+            if dialect == "postgresql":
+                # psycopg's rowcount of an INSERT is gone once SQLAlchemy closes the
+                # cursor (it reads -1): count the row RETURNING gives back instead
+                statement = statement.returning(AttemptRow.id)
+                return len(session.execute(statement).all())
             return session.execute(statement).rowcount
         try:  # other databases: a savepoint around a plain insert
             with session.begin_nested():
@@ -214,6 +228,8 @@ class ClassDB:
 
     def submission(self, submission_id: int) -> dict | None:
         """One submission with its content, or None."""
+        if not 0 < submission_id <= MAX_ID:  # PostgreSQL: beyond INTEGER is an error
+            return None
         with self.session() as session:
             row = session.get(SubmissionRow, submission_id)
             if row is None:

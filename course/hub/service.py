@@ -520,7 +520,8 @@ def validate_grade(g: Any, where: str) -> dict:
         return float(x)
 
     user = g.get("user")
-    if not isinstance(user, str) or not 1 <= len(user) <= 255:
+    if not isinstance(user, str) or not 1 <= len(user) <= 255 \
+            or any(ord(c) < 32 or c == "\x7f" for c in user):  # PostgreSQL refuses NUL
         raise web.HTTPError(400, f"{where}.user: must be a hub user's name, not {_show(user)}")
     score, possible = number("score"), number("possible")
     if possible == 0:
