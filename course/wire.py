@@ -82,8 +82,11 @@ def _classes() -> dict[str, tuple[type, Any, Any]]:
         "Variable": (expr.Variable, lambda o: [o.name, o.value],
                      lambda p: expr.Variable(_str(p[0]), _num(p[1]))),
         "Plus": (expr.Plus, lambda o: [o.a, o.b], lambda p: expr.Plus(*_exprs(p, expr))),
+        "Minus": (expr.Minus, lambda o: [o.a, o.b],
+                  lambda p: expr.Minus(*_exprs(p, expr))),
         "Multiply": (expr.Multiply, lambda o: [o.a, o.b],
                      lambda p: expr.Multiply(*_exprs(p, expr))),
+        "Sin": (expr.Sin, lambda o: [o.a], lambda p: expr.Sin(*_exprs(p, expr, 1))),
         "Symbol": (sym.Symbol, lambda o: [o.name], lambda p: sym.Symbol(_str(p[0]))),
         "Const": (sym.Const, lambda o: [o.value], lambda p: sym.Const(_num(p[0]))),
         "Op": (sym.Op, lambda o: [o.op, *o.args],
@@ -113,9 +116,10 @@ def _num(v: Any) -> float:
     return float(v)
 
 
-def _exprs(parts: list, expr: Any) -> list:
-    if len(parts) != 2 or not all(isinstance(p, expr.Expression) for p in parts):
-        raise WireError("an operation of course.expr needs two expressions")
+def _exprs(parts: list, expr: Any, count: int = 2) -> list:
+    if len(parts) != count or not all(isinstance(p, expr.Expression) for p in parts):
+        needs = "one expression" if count == 1 else "two expressions"
+        raise WireError(f"an operation of course.expr needs {needs}")
     return parts
 
 

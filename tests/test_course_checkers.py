@@ -1,5 +1,6 @@
 """Each checker accepts its reference solution and rejects typical wrong answers."""
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 
 from course import catalog
 from course.checking import evaluate
-from course.expr import Multiply, Plus, Variable, variables
+from course.expr import Minus, Multiply, Plus, Sin, Variable, variables
 from course.result import fmt
 
 
@@ -47,6 +48,11 @@ def make_derive(at_variable="add", multiply="sibling", plus_seed=True):
             else:  # the child's own value: a classic slip
                 derive(expr.a, seed * expr.a.evaluate(), adjoints)
                 derive(expr.b, seed * expr.b.evaluate(), adjoints)
+        elif isinstance(expr, Minus):
+            derive(expr.a, seed, adjoints)
+            derive(expr.b, -seed, adjoints)
+        elif isinstance(expr, Sin):
+            derive(expr.a, seed * math.cos(expr.a.evaluate()), adjoints)
     return derive
 
 

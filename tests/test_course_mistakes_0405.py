@@ -2,6 +2,7 @@
 learner would write it, is named (its code, the case's numbers); the notebook's own
 solutions still pass; every exercise has three hint stages."""
 
+import math
 from pathlib import Path
 
 import nbformat
@@ -10,7 +11,7 @@ import pytest
 
 import adlab as ad
 from course import catalog, check
-from course.expr import Multiply, Plus, Variable
+from course.expr import Minus, Multiply, Plus, Sin, Variable
 
 SOURCES = Path(__file__).resolve().parents[1] / "course" / "sources"
 NOTEBOOKS = ("04_reverse_mode", "05_jacobians_and_cost")
@@ -97,6 +98,7 @@ def saved_intermediates(program):
 
 
 # -- 04.derive -------------------------------------------------------------------------
+# each learner handles all five node types, with one slip
 
 def derive_overwriting(expr, seed, adjoints):
     if isinstance(expr, Variable):
@@ -104,9 +106,14 @@ def derive_overwriting(expr, seed, adjoints):
     elif isinstance(expr, Plus):
         derive_overwriting(expr.a, seed, adjoints)
         derive_overwriting(expr.b, seed, adjoints)
+    elif isinstance(expr, Minus):
+        derive_overwriting(expr.a, seed, adjoints)
+        derive_overwriting(expr.b, -seed, adjoints)
     elif isinstance(expr, Multiply):
         derive_overwriting(expr.a, seed * expr.b.evaluate(), adjoints)
         derive_overwriting(expr.b, seed * expr.a.evaluate(), adjoints)
+    elif isinstance(expr, Sin):
+        derive_overwriting(expr.a, seed * math.cos(expr.a.evaluate()), adjoints)
 
 
 def derive_own_factor(expr, seed, adjoints):
@@ -115,9 +122,14 @@ def derive_own_factor(expr, seed, adjoints):
     elif isinstance(expr, Plus):
         derive_own_factor(expr.a, seed, adjoints)
         derive_own_factor(expr.b, seed, adjoints)
+    elif isinstance(expr, Minus):
+        derive_own_factor(expr.a, seed, adjoints)
+        derive_own_factor(expr.b, -seed, adjoints)
     elif isinstance(expr, Multiply):
         derive_own_factor(expr.a, seed * expr.a.evaluate(), adjoints)
         derive_own_factor(expr.b, seed * expr.b.evaluate(), adjoints)
+    elif isinstance(expr, Sin):
+        derive_own_factor(expr.a, seed * math.cos(expr.a.evaluate()), adjoints)
 
 
 def derive_partial_only(expr, seed, adjoints):
@@ -126,9 +138,59 @@ def derive_partial_only(expr, seed, adjoints):
     elif isinstance(expr, Plus):
         derive_partial_only(expr.a, seed, adjoints)
         derive_partial_only(expr.b, seed, adjoints)
+    elif isinstance(expr, Minus):
+        derive_partial_only(expr.a, seed, adjoints)
+        derive_partial_only(expr.b, -seed, adjoints)
     elif isinstance(expr, Multiply):
         derive_partial_only(expr.a, expr.b.evaluate(), adjoints)
         derive_partial_only(expr.b, expr.a.evaluate(), adjoints)
+    elif isinstance(expr, Sin):
+        derive_partial_only(expr.a, math.cos(expr.a.evaluate()), adjoints)
+
+
+def derive_minus_as_plus(expr, seed, adjoints):
+    if isinstance(expr, Variable):
+        adjoints[expr.name] = adjoints.get(expr.name, 0.0) + seed
+    elif isinstance(expr, (Plus, Minus)):        # "both partials are 1", for a - b too
+        derive_minus_as_plus(expr.a, seed, adjoints)
+        derive_minus_as_plus(expr.b, seed, adjoints)
+    elif isinstance(expr, Multiply):
+        derive_minus_as_plus(expr.a, seed * expr.b.evaluate(), adjoints)
+        derive_minus_as_plus(expr.b, seed * expr.a.evaluate(), adjoints)
+    elif isinstance(expr, Sin):
+        derive_minus_as_plus(expr.a, seed * math.cos(expr.a.evaluate()), adjoints)
+
+
+def derive_sin_value(expr, seed, adjoints):
+    if isinstance(expr, Variable):
+        adjoints[expr.name] = adjoints.get(expr.name, 0.0) + seed
+    elif isinstance(expr, Plus):
+        derive_sin_value(expr.a, seed, adjoints)
+        derive_sin_value(expr.b, seed, adjoints)
+    elif isinstance(expr, Minus):
+        derive_sin_value(expr.a, seed, adjoints)
+        derive_sin_value(expr.b, -seed, adjoints)
+    elif isinstance(expr, Multiply):
+        derive_sin_value(expr.a, seed * expr.b.evaluate(), adjoints)
+        derive_sin_value(expr.b, seed * expr.a.evaluate(), adjoints)
+    elif isinstance(expr, Sin):
+        derive_sin_value(expr.a, seed * math.sin(expr.a.evaluate()), adjoints)
+
+
+def derive_sin_at_node(expr, seed, adjoints):
+    if isinstance(expr, Variable):
+        adjoints[expr.name] = adjoints.get(expr.name, 0.0) + seed
+    elif isinstance(expr, Plus):
+        derive_sin_at_node(expr.a, seed, adjoints)
+        derive_sin_at_node(expr.b, seed, adjoints)
+    elif isinstance(expr, Minus):
+        derive_sin_at_node(expr.a, seed, adjoints)
+        derive_sin_at_node(expr.b, -seed, adjoints)
+    elif isinstance(expr, Multiply):
+        derive_sin_at_node(expr.a, seed * expr.b.evaluate(), adjoints)
+        derive_sin_at_node(expr.b, seed * expr.a.evaluate(), adjoints)
+    elif isinstance(expr, Sin):
+        derive_sin_at_node(expr.a, seed * math.cos(expr.evaluate()), adjoints)   # cos(sin u)
 
 
 # -- 05.jacfwd_from_jvp and 05.jacrev_from_vjp -------------------------------------------
@@ -250,6 +312,17 @@ LEARNERS = {
     ("04.derive", "own-factor"): (derive_own_factor, "adjoints['y'] = 11 instead of 8"),
     ("04.derive", "seed-dropped-at-product"): (derive_partial_only,
                                                "adjoints['x'] = 5.25 instead of 13.5"),
+    ("04.derive", "minus-as-plus"): (
+        derive_minus_as_plus, "Here x * y - sin(x + y) is reached with the seed 1, so its "
+                              "second child sin(x + y) must receive -1, not 1; handing +seed "
+                              "to both children gives adjoints['x'] = 3.28366 instead of "
+                              "2.71634"),
+    ("04.derive", "sin-value-not-derivative"): (
+        derive_sin_value, "At sin(x + y), reached with the seed -1 and with u = x + y = 5, "
+                          "that is -1 * cos(5) = -0.283662, not -1 * sin(5) = 0.958924"),
+    ("04.derive", "sin-at-wrong-point"): (
+        derive_sin_at_node, "the partial is cos(5) = 0.283662, not cos(sin(5)) = "
+                            "cos(-0.958924) = 0.574401"),
     ("05.jacfwd_from_jvp", "transposed-jacobian"): (
         jacobian_fwd_rows, "shape (m, n) = (3, 2), one row per output and one column per "
                            "input: its first column is [2.58385, 1, 9]"),

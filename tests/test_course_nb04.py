@@ -1,21 +1,26 @@
 """Notebook 04's checkers 04.div_vjp, 04.saved_values and 04.shared_adjoint accept their
-references and reject mistakes; the notebook teaches the ideas without their answers.
+references and reject mistakes; the notebook teaches the ideas without their answers;
+04.derive's trees hold the Minus and Sin nodes whose rules the notebook does not state.
 
 (04.div_vjp's reference and some wrong answers, and 04.derive, are also tested in
 test_course_checkers.py.)
 """
 
+import inspect
+import json
+import math
+import re
 
 import numpy as np
 import pytest
-from course_cases import released_cells, texts_above
+from course_cases import cells_above, released_cells, texts_above
 
 import adlab as ad
-from course import catalog, check, release
+from course import catalog, check, expr, release, wire
 from course.checkers import SHAPES
 from course.checking import evaluate, known_mistake
 from course.exercises import nb04
-from course.expr import Multiply, Plus, Variable
+from course.expr import Minus, Multiply, Plus, Sin, Variable, sin
 from course.result import fmt
 
 
@@ -481,8 +486,8 @@ def test_the_measuring_cell_waits_for_a_derive_that_passes():
     works it counts that function's calls, and leaves derive and evaluate as they were."""
     stub = next(c.source for c in released_cells("04_reverse_mode")
                 if c.metadata.get("course", {}).get("exercise") == "04.derive")
-    namespace = {"Variable": Variable, "Plus": Plus, "Multiply": Multiply, "ad": ad,
-                 "time": __import__("time")}
+    namespace = {"Variable": Variable, "Plus": Plus, "Minus": Minus, "Multiply": Multiply,
+                 "Sin": Sin, "math": math, "ad": ad, "time": __import__("time")}
     exec(_cell("def-squarings-tree-k-x-x-x-k-times-as-an"), namespace)
     exec(stub, namespace)
     exec(_cell("measure-your-derive"), namespace)
@@ -496,3 +501,138 @@ def test_the_measuring_cell_waits_for_a_derive_that_passes():
     assert counts == {"derive": 511, "evaluate": 3586} and x_bar == 256.0
     assert namespace["derive"] is yours
     assert {cls: cls.evaluate for cls in (Variable, Plus, Multiply)} == evaluates
+
+
+# -- 04.derive: the rules of Minus and Sin are the learner's to derive (issue 13) -------
+
+DERIVE = "04.derive"
+
+
+def reference_derive(e, seed, adjoints):
+    if isinstance(e, Variable):
+        adjoints[e.name] = adjoints.get(e.name, 0.0) + seed
+    elif isinstance(e, Plus):
+        reference_derive(e.a, seed, adjoints)
+        reference_derive(e.b, seed, adjoints)
+    elif isinstance(e, Minus):
+        reference_derive(e.a, seed, adjoints)
+        reference_derive(e.b, -seed, adjoints)
+    elif isinstance(e, Multiply):
+        reference_derive(e.a, seed * e.b.evaluate(), adjoints)
+        reference_derive(e.b, seed * e.a.evaluate(), adjoints)
+    elif isinstance(e, Sin):
+        reference_derive(e.a, seed * math.cos(e.a.evaluate()), adjoints)
+    else:
+        raise TypeError(type(e).__name__)
+
+
+def copied_from_the_old_bullets(e, seed, adjoints):
+    """What the task used to spell out: Plus, Multiply and Variable, nothing more."""
+    if isinstance(e, Variable):
+        adjoints[e.name] = adjoints.get(e.name, 0.0) + seed
+    elif isinstance(e, Plus):
+        copied_from_the_old_bullets(e.a, seed, adjoints)
+        copied_from_the_old_bullets(e.b, seed, adjoints)
+    elif isinstance(e, Multiply):
+        copied_from_the_old_bullets(e.a, seed * e.b.evaluate(), adjoints)
+        copied_from_the_old_bullets(e.b, seed * e.a.evaluate(), adjoints)
+
+
+def test_no_released_cell_above_derive_states_the_per_node_code():
+    texts = texts_above("04_reverse_mode", DERIVE)
+    per_node = re.compile(r"seed\s*\*[^\n]*evaluate|evaluate\(\)\s*\*\s*seed|-\s*seed|"
+                          r"cos\([^)\n]*evaluate|\.evaluate\(\)\)")
+    for text in texts:
+        for code in ("b.evaluate()", "a.evaluate()", "pass `seed`", "add `seed`",
+                     "both local partials are 1, so", "so pass", "receives the sum of them"):
+            assert code not in text, (code, text)
+        assert not per_node.search(text), (per_node.search(text).group(), text)
+    task = next(c.source for c in cells_above("04_reverse_mode", DERIVE)
+                if c.get("id") == "derive-task")
+    # the idea is there: the general rule, and the four operations named, not solved
+    assert "\\bar v_k\\,\\partial v_k/\\partial v_i" in task
+    assert "the difference and the sine are yours" in task
+    assert task.rstrip().endswith(catalog.CATALOG[DERIVE].rules())
+
+
+def test_course_expr_does_not_state_the_rules_either():
+    source = inspect.getsource(expr)
+    for rule in ("cos(", "math.cos", "\\bar", "sibling", "other child", "unchanged",
+                 "seed *", "-seed", "adds the seed", "is *added*"):
+        assert rule not in source, rule
+
+
+def test_the_graded_trees_hold_minus_and_sin_and_share_variables():
+    exercise = catalog.CATALOG[DERIVE]
+    seen = exercise.checker.cases(exercise.rng("check"), catalog.CHECK_CASES)
+    graded = exercise.checker.cases(exercise.rng("grade"), catalog.GRADE_CASES)
+    for cases in (seen, graded):
+        kinds = [{node[0] for node in case["nodes"]} for case in cases]
+        assert any({"minus", "sin"} <= k for k in kinds)
+    # every random tree has a subtraction and a sine; the fixed third is the notebook's w
+    assert all({"minus", "sin"} <= {n[0] for n in c["nodes"]} for c in graded[3:])
+    assert repr(nb04.expression(seen[2])) == "x * y - sin(x + y)"
+    shared = 0
+    for case in graded:
+        e = nb04.expression(case)
+        counts: dict = {}
+        stack = [e]
+        while stack:                       # uses of each variable, path by path
+            node = stack.pop()
+            if isinstance(node, Variable):
+                counts[node.name] = counts.get(node.name, 0) + 1
+            else:
+                stack += [node.a] + ([node.b] if hasattr(node, "b") else [])
+        shared += any(n > 1 for n in counts.values())
+        assert set(counts) == set(expr.variables(e))
+    assert shared >= 45
+
+
+def test_the_expected_adjoints_are_adlabs_gradient_of_the_same_function():
+    exercise = catalog.CATALOG[DERIVE]
+    w = exercise.checker.fixed[2]
+    want = exercise.checker.expected(w)
+    assert float(want["adjoints['x']"]) == pytest.approx(3 - np.cos(5.0))
+    assert float(want["adjoints['y']"]) == pytest.approx(2 - np.cos(5.0))
+    for case in exercise.checker.cases(exercise.rng("grade"), catalog.GRADE_CASES):
+        got: dict = {}
+        reference_derive(nb04.expression(case), case["seed"], got)
+        want = exercise.checker.expected(case)
+        assert set(want) == {f"adjoints[{k!r}]" for k in got}
+        for name, value in got.items():
+            assert float(want[f"adjoints[{name!r}]"]) == pytest.approx(value, rel=1e-9,
+                                                                       abs=1e-12)
+
+
+def test_a_derive_copied_from_the_old_task_fails_and_the_full_one_passes():
+    result = check(DERIVE, copied_from_the_old_bullets, record=False)
+    assert result.status == "failed" and "Case 3 of 5" in result.message, result.message
+    assert check(DERIVE, reference_derive, record=False).passed
+
+
+def test_minus_and_sin_print_with_the_fewest_parentheses_and_evaluate():
+    x, y, z = Variable("x", 2.0), Variable("y", 3.0), Variable("z", 0.5)
+    assert repr(x - (y + z)) == "x - (y + z)"
+    assert repr(x - (y - z)) == "x - (y - z)"
+    assert repr((x - y) - z) == "x - y - z"
+    assert repr((x - y) * sin(z + x)) == "(x - y) * sin(z + x)"
+    assert repr(x * y - x.sin().sin()) == "x * y - sin(sin(x))"
+    assert (x - (y - z)).evaluate() == -0.5
+    assert sin(x * z).evaluate() == math.sin(1.0)
+    assert isinstance(x - y, Minus) and isinstance(sin(x), Sin) and sin(x).a is x
+    assert expr.variables(sin(x) - y) == {"x": 2.0, "y": 3.0}
+
+
+def test_minus_and_sin_cross_the_wire_by_their_parts():
+    x, y = Variable("x", 2.0), Variable("y", 3.0)
+    w = x * y - sin(x + y)
+    back = wire.loads(wire.dumps({"w": w}))["w"]
+    assert type(back) is Minus and type(back.b) is Sin
+    assert repr(back) == repr(w) and back.evaluate() == w.evaluate()
+    assert back.a.a is back.b.a.a        # x is one shared object on the other side too
+    var = {"$obj": 1, "cls": "Variable", "state": ["x", 1.0]}
+    for cls, state in [("Sin", []), ("Sin", [var, {"$ref": 1}]), ("Sin", [1.0]),
+                       ("Minus", [var]), ("Minus", [var, "y"])]:
+        line = json.dumps({"e": {"$obj": 0, "cls": cls, "state": state}})
+        with pytest.raises(wire.WireError):
+            wire.loads(line)

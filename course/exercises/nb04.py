@@ -12,6 +12,7 @@ import adlab as ad
 from course.checkers import SHAPES, Checker, WrongOutput, number, unpack
 from course.exercise import Exercise, Mistake
 from course.expr import Variable, variables
+from course.expr import sin as expr_sin
 from course.result import fmt, safe_repr
 
 
@@ -42,32 +43,52 @@ class DivVjp(Checker):
         return {"x_bar": np.asarray(x_bar, float), "y_bar": np.asarray(y_bar, float)}
 
 
-def build(spec: dict, leaf: Any) -> Any:
-    """The expression of a tree spec, with ``leaf(name)`` for each variable.
+#: the operations of a 04.derive tree spec: name -> (children, course.expr node, adlab)
+TREE_OPS: dict[str, tuple[int, Callable, Callable]] = {
+    "plus": (2, lambda a, b: a + b, lambda a, b: a + b),
+    "minus": (2, lambda a, b: a - b, lambda a, b: a - b),
+    "mul": (2, lambda a, b: a * b, lambda a, b: a * b),
+    "sin": (1, expr_sin, ad.sin),
+}
 
-    A spec lists nodes in order: ``["var", name]``, ``["plus", i, j]`` or ``["mul", i,
-    j]`` (i, j: earlier nodes); the last node is the root. A node used twice is one
-    shared object, so the same spec gives a course.expr tree or an adlab graph.
+
+def build_nodes(spec: dict, leaf: Any, adlab: bool = False) -> list:
+    """Every node of a tree spec, in order, with ``leaf(name)`` for each variable.
+
+    A spec lists nodes in order: ``["var", name]``, ``["plus", i, j]``, ``["minus", i,
+    j]``, ``["mul", i, j]`` or ``["sin", i]`` (i, j: earlier nodes); the last node is the
+    root. A node used twice is one shared object, so the same spec gives a course.expr
+    tree or (``adlab=True``, with adlab values as leaves) an adlab graph.
     """
     nodes: list = []
-    for node in spec["nodes"]:
-        if node[0] == "var":
-            nodes.append(leaf(node[1]))
-        elif node[0] == "plus":
-            nodes.append(nodes[node[1]] + nodes[node[2]])
-        else:
-            nodes.append(nodes[node[1]] * nodes[node[2]])
-    return nodes[-1]
+    for kind, *parts in spec["nodes"]:
+        if kind == "var":
+            nodes.append(leaf(parts[0]))
+            continue
+        _, tree_op, adlab_op = TREE_OPS[kind]
+        nodes.append((adlab_op if adlab else tree_op)(*(nodes[i] for i in parts)))
+    return nodes
+
+
+def build(spec: dict, leaf: Any, adlab: bool = False) -> Any:
+    """The root of :func:`build_nodes`: the whole expression."""
+    return build_nodes(spec, leaf, adlab)[-1]
+
+
+def expression_nodes(spec: dict) -> list:
+    """The spec's nodes as course.expr objects (one Variable object per name)."""
+    leaves = {name: Variable(name, value) for name, value in spec["values"].items()}
+    return build_nodes(spec, leaves.__getitem__)
 
 
 def expression(spec: dict) -> Any:
     """The spec as a course.expr tree (one Variable object per name)."""
-    leaves = {name: Variable(name, value) for name, value in spec["values"].items()}
-    return build(spec, leaves.__getitem__)
+    return expression_nodes(spec)[-1]
 
 
 class Derive(Checker):
-    """``derive(expr, seed, adjoints)`` on random trees, against adlab's gradient."""
+    """``derive(expr, seed, adjoints)`` on random trees of Plus, Minus, Multiply and Sin
+    nodes, against adlab's gradient of the same function."""
 
     fixed = (
         {"values": {"x": 2.0, "y": 3.0}, "seed": 1.0,  # x * (x + y) + y * y
@@ -75,17 +96,36 @@ class Derive(Checker):
                    ["mul", 1, 1], ["plus", 3, 4]]},
         {"values": {"x": 1.5}, "seed": 2.0,  # (x * x) * x: x used three times
          "nodes": [["var", "x"], ["mul", 0, 0], ["mul", 1, 0]]},
+        {"values": {"x": 2.0, "y": 3.0}, "seed": 1.0,  # x * y - sin(x + y), the notebook's w
+         "nodes": [["var", "x"], ["var", "y"], ["mul", 0, 1], ["plus", 0, 1], ["sin", 3],
+                   ["minus", 2, 4]]},
     )
 
     def random_case(self, rng, k):
         names = ["x", "y", "z"][: 1 + k % 3]
         values = {n: number(rng, -2.5, 2.5) for n in names}
         nodes: list = [["var", n] for n in names]
-        for _ in range(int(rng.integers(2, 6))):
-            # the newest node is always used, so every operation reaches the root;
-            # the other operand may be any earlier node: shared variables and subtrees
-            op = "plus" if rng.random() < 0.5 else "mul"
-            nodes.append([op, len(nodes) - 1, int(rng.integers(0, len(nodes)))])
+        # every tree has a subtraction and a sine, placed at random among the others
+        ops = [str(rng.choice(["plus", "minus", "mul", "sin"]))
+               for _ in range(int(rng.integers(3, 7)))]
+        for needed in ("minus", "sin"):
+            if needed not in ops:
+                spare = [i for i, op in enumerate(ops)
+                         if op not in ("minus", "sin") or ops.count(op) > 1]
+                ops[int(rng.choice(spare))] = needed
+        while ops[0] == "minus" and len(nodes) == 1:  # x - x would be 0: not first
+            ops.append(ops.pop(0))
+        for op in ops:
+            # the newest node is always used, so every operation reaches the root; the
+            # other operand may be any earlier node (shared variables and subtrees) and
+            # stands left or right of it at random (a - b is not b - a)
+            newest = len(nodes) - 1
+            if op == "sin":
+                nodes.append([op, newest])
+                continue
+            other = int(rng.integers(0, len(nodes) - (op == "minus")))  # never e - e
+            pair = [newest, other] if rng.random() < 0.5 else [other, newest]
+            nodes.append([op, *pair])
         seed = 1.0 if k % 2 == 0 else number(rng, -2, 2)
         return {"values": values, "seed": seed, "nodes": nodes}
 
@@ -100,7 +140,8 @@ class Derive(Checker):
 
     def expected(self, case):
         reached = variables(expression(case))
-        grads = ad.grad(lambda vals: build(case, vals.__getitem__))(dict(case["values"]))
+        grads = ad.grad(lambda vals: build(case, vals.__getitem__, adlab=True))(
+            dict(case["values"]))
         return {f"adjoints[{n!r}]": np.asarray(case["seed"] * grads[n], float)
                 for n in reached}
 
@@ -672,40 +713,61 @@ def _explain_exp_operand(case: dict) -> str:
 
 
 def _node_values(case: dict) -> list:
-    values: list = []
-    for node in case["nodes"]:
-        if node[0] == "var":
-            values.append(case["values"][node[1]])
-        else:
-            left, right = values[node[1]], values[node[2]]
-            values.append(left + right if node[0] == "plus" else left * right)
-    return values
+    return [node.evaluate() for node in expression_nodes(case)]
 
 
-def _arrivals(case: dict, factor: str = "other", chain: bool = True) -> dict:
-    """What reaches each variable of a 04.derive case, use by use, in the order a
-    recursive derive visits the tree (left operand first): ``{name: [amount, ...]}``.
+def _visits(case: dict, factor: str = "other", chain: bool = True, minus: str = "right",
+            sine: str = "cos") -> list[tuple[int, float]]:
+    """Every call of a recursive derive on a 04.derive case, in the order it makes them
+    (left child first): ``[(node index, seed arriving), ...]``, the root first.
 
-    ``factor="own"``: a product hands each operand its own value instead of the other
-    one; ``chain=False``: a product hands on its local partial without the seed."""
+    The right rules are the defaults; the others are known mistakes: ``factor="own"``, a
+    product hands each child its own value instead of the other one; ``chain=False``,
+    a product hands on its local partial without the seed; ``minus="plus"``,
+    a subtraction hands +seed to its second child; ``sine="sin"``, a sine hands on seed
+    times sin instead of cos; ``sine="output"``, seed times cos of the node's own value
+    sin(u) instead of cos(u)."""
     values, nodes = _node_values(case), case["nodes"]
-    got: dict = {}
+    out: list = []
     todo = [(len(nodes) - 1, case["seed"])]
     while todo:
         i, amount = todo.pop()
+        out.append((i, amount))
         kind, *parts = nodes[i]
         if kind == "var":
-            got.setdefault(parts[0], []).append(amount)
+            continue
+        if kind == "sin":
+            u = values[parts[0]]
+            partial = {"cos": np.cos(u), "sin": np.sin(u), "output": np.cos(values[i])}[sine]
+            todo.append((parts[0], amount * float(partial)))
             continue
         left, right = parts
         if kind == "plus":
             todo += [(right, amount), (left, amount)]
-            continue
-        to_left, to_right = ((values[right], values[left]) if factor == "other"
-                             else (values[left], values[right]))
-        scale = amount if chain else 1.0
-        todo += [(right, scale * to_right), (left, scale * to_left)]
+        elif kind == "minus":
+            todo += [(right, amount if minus == "plus" else -amount), (left, amount)]
+        else:
+            to_left, to_right = ((values[right], values[left]) if factor == "other"
+                                 else (values[left], values[right]))
+            scale = amount if chain else 1.0
+            todo += [(right, scale * to_right), (left, scale * to_left)]
+    return out
+
+
+def _arrivals(case: dict, **rules: Any) -> dict:
+    """What reaches each variable of a 04.derive case, use by use, in the order a
+    recursive derive visits the tree: ``{name: [amount, ...]}`` (rules: see _visits)."""
+    got: dict = {}
+    for i, amount in _visits(case, **rules):
+        node = case["nodes"][i]
+        if node[0] == "var":
+            got.setdefault(node[1], []).append(amount)
     return got
+
+
+def _first_visit(case: dict, kind: str) -> tuple[int, float] | None:
+    """(index, seed arriving) of the first node of this kind a right derive reaches."""
+    return next(((i, a) for i, a in _visits(case) if case["nodes"][i][0] == kind), None)
 
 
 def _derive_outputs(got: dict, combine: Callable) -> dict:
@@ -749,6 +811,65 @@ def _explain_seed_dropped(case: dict) -> str:
             f"the other factor; handing on the other factor alone drops that seed (it is "
             f"{fmt(case['seed'])} at the root) and gives adjoints[{name!r}] = {fmt(bad)} "
             f"instead of {fmt(right)}")
+
+
+def _wrong_result(case: dict, **rules: Any) -> str:
+    wrong = {n: sum(v) for n, v in _arrivals(case, **rules).items()}
+    name, right, bad = _first_difference(case, wrong)
+    return f"adjoints[{name!r}] = {fmt(bad)} instead of {fmt(right)}"
+
+
+def _explain_minus_as_plus(case: dict) -> str:
+    general = ("a subtraction does not treat its two children alike: the partial of a - b "
+               "is 1 with respect to a but -1 with respect to b, so b receives -seed")
+    first = _first_visit(case, "minus")
+    if first is None:
+        return general
+    i, amount = first
+    nodes = expression_nodes(case)
+    node, b = nodes[i], nodes[case["nodes"][i][2]]
+    return (f"{general}. Here {node!r} is reached with the seed {fmt(amount)}, so its "
+            f"second child {b!r} must receive {fmt(-amount)}, not {fmt(amount)}; handing "
+            f"+seed to both children gives {_wrong_result(case, minus='plus')}")
+
+
+def _sine_at(case: dict) -> tuple[str, str, float, float] | None:
+    """(the sine node, its child, the child's value, the seed arriving) at the first sine
+    a right derive reaches."""
+    first = _first_visit(case, "sin")
+    if first is None:
+        return None
+    i, amount = first
+    nodes = expression_nodes(case)
+    child = nodes[case["nodes"][i][1]]
+    return repr(nodes[i]), repr(child), child.evaluate(), amount
+
+
+def _explain_sin_value(case: dict) -> str:
+    general = ("the local partial of sin(u) is its derivative, cos(u), not sin(u): the "
+               "child receives seed * cos(u)")
+    at = _sine_at(case)
+    if at is None:
+        return general
+    node, child, u, amount = at
+    return (f"{general}. At {node}, reached with the seed {fmt(amount)} and with u = "
+            f"{child} = {fmt(u)}, that is {fmt(amount)} * cos({fmt(u)}) = "
+            f"{fmt(amount * np.cos(u))}, not {fmt(amount)} * sin({fmt(u)}) = "
+            f"{fmt(amount * np.sin(u))}; with the sine the adjoints come out as "
+            f"{_wrong_result(case, sine='sin')}")
+
+
+def _explain_sin_wrong_point(case: dict) -> str:
+    general = ("the local partial of sin(u) is cos taken at the CHILD's value u, not at "
+               "the node's own value sin(u)")
+    at = _sine_at(case)
+    if at is None:
+        return general
+    node, child, u, amount = at
+    return (f"{general}. At {node}, with u = {child} = {fmt(u)}, the partial is "
+            f"cos({fmt(u)}) = {fmt(np.cos(u))}, not cos(sin({fmt(u)})) = "
+            f"cos({fmt(np.sin(u))}) = {fmt(np.cos(np.sin(u)))}; taking the cosine of "
+            f"the node's value gives {_wrong_result(case, sine='output')}")
 
 
 EXERCISES = (
@@ -832,18 +953,24 @@ EXERCISES = (
         id="04.derive", notebook="04_reverse_mode", points=3, name="derive",
         title="A recursive derive() on an expression tree", checker=Derive(),
         hint="derive hands the adjoint of a node (the seed) down to its children by the "
-             "chain rule: each child receives the seed times the local partial of the "
-             "node with respect to that child, and the variables at the leaves collect "
-             "what arrives.",
+             "chain rule: each child receives the seed times the local partial derivative "
+             "of the node with respect to that child, and the variables at the leaves add "
+             "up what arrives along every path. Work that partial out for each of the four "
+             "operations; the notebook worked through the sum and the product, the "
+             "difference and the sine are yours.",
         more_hints=(
-            "The local partials: a Plus has 1 for both children, so both get the seed "
-            "unchanged; a Multiply a * b has b for a and a for b (the OTHER child's "
-            "value, from evaluate()); a Variable adds the seed to adjoints[name], "
-            "starting from 0.0.",
-            "Outline: three cases by isinstance (Variable, Plus, Multiply); the two "
-            "node cases call derive on expr.a and on expr.b with the seed each child "
-            "gets; the Variable case adds, never assigns, so a variable used several "
-            "times receives the sum of all its contributions.",
+            "The local partials, one per child: a + b has 1 and 1; a * b has, for each "
+            "factor, the value of the OTHER one (from evaluate()); a - b has 1 for a and "
+            "-1 for b; sin(a) has the cosine of the child's value (math.cos), taken at "
+            "the child a, not at the node sin(a). A Variable adds the seed to "
+            "adjoints[name], starting from 0.0.",
+            "Outline: one branch per node type, chosen by isinstance (Variable, Plus, "
+            "Minus, Multiply, Sin), and a TypeError for anything else; an operation "
+            "calls derive once per child (.a and .b; a Sin has .a alone), each time with "
+            "the seed times that child's partial; the Variable branch adds, never "
+            "assigns, so a variable used several times receives the sum of all its "
+            "contributions. For w = x * y - sin(x + y) at (2, 3) the sum for x is "
+            "3 from the product and -cos(5) = -0.283662 through the sine: 2.716338.",
         ),
         mistakes=(
             Mistake("adjoint-overwritten",
@@ -855,6 +982,15 @@ EXERCISES = (
             Mistake("seed-dropped-at-product",
                     lambda c: _derive_outputs(_arrivals(c, chain=False), sum),
                     _explain_seed_dropped),
+            Mistake("minus-as-plus",
+                    lambda c: _derive_outputs(_arrivals(c, minus="plus"), sum),
+                    _explain_minus_as_plus),
+            Mistake("sin-value-not-derivative",
+                    lambda c: _derive_outputs(_arrivals(c, sine="sin"), sum),
+                    _explain_sin_value),
+            Mistake("sin-at-wrong-point",
+                    lambda c: _derive_outputs(_arrivals(c, sine="output"), sum),
+                    _explain_sin_wrong_point),
         ),
     ),
 )
