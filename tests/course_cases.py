@@ -1,5 +1,6 @@
 """What every exercise's checker must do, shared by the tests of each notebook."""
 
+import math
 import time
 from pathlib import Path
 
@@ -137,3 +138,39 @@ def texts_above(stem: str, exercise_id: str) -> list[str]:
                    for o in cell.get("outputs", [])]
         texts.append("\n".join([cell.source, *outputs]))
     return texts
+
+
+def make_derive(at_variable: str = "add", multiply: str = "sibling", plus_seed: bool = True,
+                minus: str | None = "subtract", sin: str | None = "cos"):
+    """A learner's recursive ``derive`` for 04.derive, right by default, with one slip
+    chosen by the arguments: ``at_variable="overwrite"``; ``multiply="own"`` (the child's
+    own value) or ``"no-seed"`` (the partial alone); ``plus_seed=False``;
+    ``minus="as-plus"``; ``sin="sin"`` (the value, not the derivative), ``"cos-of-node"``
+    (the node's own value) or ``"no-seed"``; ``minus=None``/``sin=None``: node types the
+    learner did not handle (their subtrees are skipped)."""
+    from course.expr import Minus, Multiply, Plus, Sin, Variable
+
+    def derive(expr, seed, adjoints):
+        if isinstance(expr, Variable):
+            before = adjoints.get(expr.name, 0.0) if at_variable == "add" else 0.0
+            adjoints[expr.name] = before + seed
+        elif isinstance(expr, Plus):
+            s = seed if plus_seed else 1.0
+            derive(expr.a, s, adjoints)
+            derive(expr.b, s, adjoints)
+        elif isinstance(expr, Minus) and minus is not None:
+            derive(expr.a, seed, adjoints)
+            derive(expr.b, seed if minus == "as-plus" else -seed, adjoints)
+        elif isinstance(expr, Multiply):
+            a, b = expr.a.evaluate(), expr.b.evaluate()
+            if multiply == "own":
+                a, b = b, a
+            g = 1.0 if multiply == "no-seed" else seed
+            derive(expr.a, g * b, adjoints)
+            derive(expr.b, g * a, adjoints)
+        elif isinstance(expr, Sin) and sin is not None:
+            u = expr.a.evaluate()
+            partial = {"cos": math.cos(u), "no-seed": math.cos(u), "sin": math.sin(u),
+                       "cos-of-node": math.cos(expr.evaluate())}[sin]
+            derive(expr.a, (1.0 if sin == "no-seed" else seed) * partial, adjoints)
+    return derive

@@ -1,17 +1,16 @@
 """Each checker accepts its reference solution and rejects typical wrong answers."""
 
-import math
 from pathlib import Path
 
 import numpy as np
 import pytest
-from course_cases import accepts, rejects
+from course_cases import accepts, make_derive, rejects
 from hypothesis import given
 from hypothesis import strategies as st
 
 from course import catalog
 from course.checking import evaluate
-from course.expr import Minus, Multiply, Plus, Sin, Variable, variables
+from course.expr import Variable, variables
 from course.result import fmt
 
 
@@ -28,32 +27,6 @@ def sin_jvp(x, x_dot):
 
 def div_vjp(g, x, y):
     return g / y, -g * x / y**2
-
-
-def make_derive(at_variable="add", multiply="sibling", plus_seed=True):
-    def derive(expr, seed, adjoints):
-        if isinstance(expr, Variable):
-            if at_variable == "add":
-                adjoints[expr.name] = adjoints.get(expr.name, 0.0) + seed
-            else:
-                adjoints[expr.name] = seed
-        elif isinstance(expr, Plus):
-            s = seed if plus_seed else 1.0
-            derive(expr.a, s, adjoints)
-            derive(expr.b, s, adjoints)
-        elif isinstance(expr, Multiply):
-            if multiply == "sibling":
-                derive(expr.a, seed * expr.b.evaluate(), adjoints)
-                derive(expr.b, seed * expr.a.evaluate(), adjoints)
-            else:  # the child's own value: a classic slip
-                derive(expr.a, seed * expr.a.evaluate(), adjoints)
-                derive(expr.b, seed * expr.b.evaluate(), adjoints)
-        elif isinstance(expr, Minus):
-            derive(expr.a, seed, adjoints)
-            derive(expr.b, -seed, adjoints)
-        elif isinstance(expr, Sin):
-            derive(expr.a, seed * math.cos(expr.a.evaluate()), adjoints)
-    return derive
 
 
 REFERENCE = {

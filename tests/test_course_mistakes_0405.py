@@ -2,16 +2,15 @@
 learner would write it, is named (its code, the case's numbers); the notebook's own
 solutions still pass; every exercise has three hint stages."""
 
-import math
 from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
+from course_cases import make_derive
 
 import adlab as ad
 from course import catalog, check
-from course.expr import Minus, Multiply, Plus, Sin, Variable
 
 SOURCES = Path(__file__).resolve().parents[1] / "course" / "sources"
 NOTEBOOKS = ("04_reverse_mode", "05_jacobians_and_cost")
@@ -100,97 +99,12 @@ def saved_intermediates(program):
 # -- 04.derive -------------------------------------------------------------------------
 # each learner handles all five node types, with one slip
 
-def derive_overwriting(expr, seed, adjoints):
-    if isinstance(expr, Variable):
-        adjoints[expr.name] = seed
-    elif isinstance(expr, Plus):
-        derive_overwriting(expr.a, seed, adjoints)
-        derive_overwriting(expr.b, seed, adjoints)
-    elif isinstance(expr, Minus):
-        derive_overwriting(expr.a, seed, adjoints)
-        derive_overwriting(expr.b, -seed, adjoints)
-    elif isinstance(expr, Multiply):
-        derive_overwriting(expr.a, seed * expr.b.evaluate(), adjoints)
-        derive_overwriting(expr.b, seed * expr.a.evaluate(), adjoints)
-    elif isinstance(expr, Sin):
-        derive_overwriting(expr.a, seed * math.cos(expr.a.evaluate()), adjoints)
-
-
-def derive_own_factor(expr, seed, adjoints):
-    if isinstance(expr, Variable):
-        adjoints[expr.name] = adjoints.get(expr.name, 0.0) + seed
-    elif isinstance(expr, Plus):
-        derive_own_factor(expr.a, seed, adjoints)
-        derive_own_factor(expr.b, seed, adjoints)
-    elif isinstance(expr, Minus):
-        derive_own_factor(expr.a, seed, adjoints)
-        derive_own_factor(expr.b, -seed, adjoints)
-    elif isinstance(expr, Multiply):
-        derive_own_factor(expr.a, seed * expr.a.evaluate(), adjoints)
-        derive_own_factor(expr.b, seed * expr.b.evaluate(), adjoints)
-    elif isinstance(expr, Sin):
-        derive_own_factor(expr.a, seed * math.cos(expr.a.evaluate()), adjoints)
-
-
-def derive_partial_only(expr, seed, adjoints):
-    if isinstance(expr, Variable):
-        adjoints[expr.name] = adjoints.get(expr.name, 0.0) + seed
-    elif isinstance(expr, Plus):
-        derive_partial_only(expr.a, seed, adjoints)
-        derive_partial_only(expr.b, seed, adjoints)
-    elif isinstance(expr, Minus):
-        derive_partial_only(expr.a, seed, adjoints)
-        derive_partial_only(expr.b, -seed, adjoints)
-    elif isinstance(expr, Multiply):
-        derive_partial_only(expr.a, expr.b.evaluate(), adjoints)
-        derive_partial_only(expr.b, expr.a.evaluate(), adjoints)
-    elif isinstance(expr, Sin):
-        derive_partial_only(expr.a, math.cos(expr.a.evaluate()), adjoints)
-
-
-def derive_minus_as_plus(expr, seed, adjoints):
-    if isinstance(expr, Variable):
-        adjoints[expr.name] = adjoints.get(expr.name, 0.0) + seed
-    elif isinstance(expr, (Plus, Minus)):        # "both partials are 1", for a - b too
-        derive_minus_as_plus(expr.a, seed, adjoints)
-        derive_minus_as_plus(expr.b, seed, adjoints)
-    elif isinstance(expr, Multiply):
-        derive_minus_as_plus(expr.a, seed * expr.b.evaluate(), adjoints)
-        derive_minus_as_plus(expr.b, seed * expr.a.evaluate(), adjoints)
-    elif isinstance(expr, Sin):
-        derive_minus_as_plus(expr.a, seed * math.cos(expr.a.evaluate()), adjoints)
-
-
-def derive_sin_value(expr, seed, adjoints):
-    if isinstance(expr, Variable):
-        adjoints[expr.name] = adjoints.get(expr.name, 0.0) + seed
-    elif isinstance(expr, Plus):
-        derive_sin_value(expr.a, seed, adjoints)
-        derive_sin_value(expr.b, seed, adjoints)
-    elif isinstance(expr, Minus):
-        derive_sin_value(expr.a, seed, adjoints)
-        derive_sin_value(expr.b, -seed, adjoints)
-    elif isinstance(expr, Multiply):
-        derive_sin_value(expr.a, seed * expr.b.evaluate(), adjoints)
-        derive_sin_value(expr.b, seed * expr.a.evaluate(), adjoints)
-    elif isinstance(expr, Sin):
-        derive_sin_value(expr.a, seed * math.sin(expr.a.evaluate()), adjoints)
-
-
-def derive_sin_at_node(expr, seed, adjoints):
-    if isinstance(expr, Variable):
-        adjoints[expr.name] = adjoints.get(expr.name, 0.0) + seed
-    elif isinstance(expr, Plus):
-        derive_sin_at_node(expr.a, seed, adjoints)
-        derive_sin_at_node(expr.b, seed, adjoints)
-    elif isinstance(expr, Minus):
-        derive_sin_at_node(expr.a, seed, adjoints)
-        derive_sin_at_node(expr.b, -seed, adjoints)
-    elif isinstance(expr, Multiply):
-        derive_sin_at_node(expr.a, seed * expr.b.evaluate(), adjoints)
-        derive_sin_at_node(expr.b, seed * expr.a.evaluate(), adjoints)
-    elif isinstance(expr, Sin):
-        derive_sin_at_node(expr.a, seed * math.cos(expr.evaluate()), adjoints)   # cos(sin u)
+derive_overwriting = make_derive(at_variable="overwrite")
+derive_own_factor = make_derive(multiply="own")
+derive_partial_only = make_derive(multiply="no-seed", sin="no-seed")
+derive_minus_as_plus = make_derive(minus="as-plus")  # "both partials are 1", for a - b too
+derive_sin_value = make_derive(sin="sin")
+derive_sin_at_node = make_derive(sin="cos-of-node")  # cos(sin u)
 
 
 # -- 05.jacfwd_from_jvp and 05.jacrev_from_vjp -------------------------------------------
